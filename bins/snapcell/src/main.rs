@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("snapcell: not implemented yet");
+    std::process::exit(1);
+}

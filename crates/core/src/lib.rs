@@ -1,0 +1,13 @@
+//! The pure core of snapcell.
+//!
+//! Everything here is data in, data out: snapd's mount profile (fstab) format,
+//! `/proc/self/mountinfo`, `meta/snap.yaml`, layouts and their conversion to
+//! mount profiles, and the change planner of snap-update-ns. Nothing in this
+//! crate makes a system call or uses `unsafe`; the file system is consulted
+//! only through the [`plan::FsView`] trait.
+#![forbid(unsafe_code)]
+
+pub mod entry;
+pub mod escape;
+pub mod goquote;
+pub mod profile;
