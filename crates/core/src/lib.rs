@@ -10,4 +10,11 @@
 pub mod entry;
 pub mod escape;
 pub mod goquote;
+pub mod layout;
+pub mod mount_spec;
+pub mod mountinfo;
+pub mod naming;
+pub mod paths;
+pub mod plan;
 pub mod profile;
+pub mod snap_yaml;
