@@ -11,6 +11,7 @@ pub mod entry;
 pub mod escape;
 pub mod goquote;
 pub mod layout;
+pub mod mount_opts;
 pub mod mount_spec;
 pub mod mountinfo;
 pub mod naming;
