@@ -19,8 +19,17 @@ pub struct DirFsView {
 impl DirFsView {
     /// Open `root` as the view's root directory.
     pub fn open(root: &Path) -> std::io::Result<DirFsView> {
-        let root = rustix::fs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| std::io::Error::other(format!("cannot open {} as a root directory: {e}", root.display())))?;
+        let root = rustix::fs::open(
+            root,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| {
+            std::io::Error::other(format!(
+                "cannot open {} as a root directory: {e}",
+                root.display()
+            ))
+        })?;
         Ok(DirFsView { root })
     }
 
@@ -54,11 +63,15 @@ impl FsView for DirFsView {
 
     fn is_symlink(&self, path: &str) -> bool {
         let trimmed = path.trim_end_matches('/');
-        let Some((parent, name)) = trimmed.rsplit_once('/') else { return false };
+        let Some((parent, name)) = trimmed.rsplit_once('/') else {
+            return false;
+        };
         if name.is_empty() || name == "." || name == ".." {
             return false;
         }
-        let Some(dir) = self.resolve(if parent.is_empty() { "/" } else { parent }) else { return false };
+        let Some(dir) = self.resolve(if parent.is_empty() { "/" } else { parent }) else {
+            return false;
+        };
         statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
             .map(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink)
             .unwrap_or(false)
