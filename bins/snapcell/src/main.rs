@@ -16,7 +16,11 @@ use snapcell_sys::ns;
 use snapcell_sys::profile_io::load_profile;
 
 #[derive(Parser)]
-#[command(name = "snapcell", version, about = "A memory-safe implementation of the snap application sandbox")]
+#[command(
+    name = "snapcell",
+    version,
+    about = "A memory-safe implementation of the snap application sandbox"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -69,7 +73,9 @@ struct PlanArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Profile { command: ProfileCommand::Check { file } } => profile_check(&file),
+        Command::Profile {
+            command: ProfileCommand::Check { file },
+        } => profile_check(&file),
         Command::Layout { snap, revision } => layout_cmd(&snap, &revision),
         Command::Plan(args) => plan_cmd(args),
     };
@@ -88,7 +94,8 @@ fn main() -> ExitCode {
 /// Read a profile that must exist (a missing profile is an error here,
 /// unlike in snap-update-ns where it means "empty").
 fn read_existing_profile(file: &Path) -> Result<Profile, String> {
-    std::fs::symlink_metadata(file).map_err(|e| format!("cannot read mount profile {}: {e}", file.display()))?;
+    std::fs::symlink_metadata(file)
+        .map_err(|e| format!("cannot read mount profile {}: {e}", file.display()))?;
     load_profile(file).map_err(|e| e.to_string())
 }
 
@@ -97,14 +104,25 @@ fn profile_check(file: &Path) -> Result<String, String> {
 }
 
 fn layout_cmd(snap: &Path, revision: &str) -> Result<String, String> {
-    let yaml_path = if snap.is_dir() { snap.join("meta/snap.yaml") } else { snap.to_path_buf() };
-    let bytes = std::fs::read(&yaml_path).map_err(|e| format!("cannot read {}: {e}", yaml_path.display()))?;
+    let yaml_path = if snap.is_dir() {
+        snap.join("meta/snap.yaml")
+    } else {
+        snap.to_path_buf()
+    };
+    let bytes = std::fs::read(&yaml_path)
+        .map_err(|e| format!("cannot read {}: {e}", yaml_path.display()))?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        format!("cannot parse {}: invalid UTF-8 at byte {}", yaml_path.display(), e.utf8_error().valid_up_to())
+        format!(
+            "cannot parse {}: invalid UTF-8 at byte {}",
+            yaml_path.display(),
+            e.utf8_error().valid_up_to()
+        )
     })?;
     let info = SnapInfo::parse(&text).map_err(|e| format!("{}: {e}", yaml_path.display()))?;
-    naming::validate_revision_for_layout(revision).map_err(|e| format!("cannot use revision: {e}"))?;
-    info.validate().map_err(|e| format!("{}: {e}", yaml_path.display()))?;
+    naming::validate_revision_for_layout(revision)
+        .map_err(|e| format!("cannot use revision: {e}"))?;
+    info.validate()
+        .map_err(|e| format!("{}: {e}", yaml_path.display()))?;
     let entries = layout::to_mount_entries(&info.name, revision, &info.layout);
     Ok(Profile::from(entries).to_string())
 }
@@ -112,15 +130,23 @@ fn layout_cmd(snap: &Path, revision: &str) -> Result<String, String> {
 fn plan_cmd(args: PlanArgs) -> Result<String, String> {
     let (current, desired, view) = match (&args.name, &args.current, &args.desired) {
         (Some(name), _, _) => {
-            naming::validate_instance_name(name).map_err(|e| format!("cannot plan for {name:?}: {e}"))?;
-            let current = load_profile(Path::new(&format!("/run/snapd/ns/snap.{name}.fstab"))).map_err(|e| e.to_string())?;
-            let desired =
-                load_profile(Path::new(&format!("/var/lib/snapd/mount/snap.{name}.fstab"))).map_err(|e| e.to_string())?;
+            naming::validate_instance_name(name)
+                .map_err(|e| format!("cannot plan for {name:?}: {e}"))?;
+            let current = load_profile(Path::new(&format!("/run/snapd/ns/snap.{name}.fstab")))
+                .map_err(|e| e.to_string())?;
+            let desired = load_profile(Path::new(&format!(
+                "/var/lib/snapd/mount/snap.{name}.fstab"
+            )))
+            .map_err(|e| e.to_string())?;
             let ns_file = PathBuf::from(format!("/run/snapd/ns/{name}.mnt"));
             ns::enter_mount_namespace(&ns_file).map_err(|e| {
                 format!("cannot plan for snap {name}: {e} (use --current, --desired and --root to plan without one)")
             })?;
-            (current, desired, DirFsView::open(Path::new("/")).map_err(|e| e.to_string())?)
+            (
+                current,
+                desired,
+                DirFsView::open(Path::new("/")).map_err(|e| e.to_string())?,
+            )
         }
         (None, Some(current), Some(desired)) => (
             read_existing_profile(current)?,
@@ -129,7 +155,11 @@ fn plan_cmd(args: PlanArgs) -> Result<String, String> {
         ),
         _ => return Err("cannot plan: give a snap name, or --current and --desired".to_owned()),
     };
-    Ok(render(&needed_changes(&current.entries, &desired.entries, &view as &dyn FsView)))
+    Ok(render(&needed_changes(
+        &current.entries,
+        &desired.entries,
+        &view as &dyn FsView,
+    )))
 }
 
 fn render(changes: &[Change]) -> String {
