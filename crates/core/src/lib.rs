@@ -7,6 +7,7 @@
 //! only through the [`plan::FsView`] trait.
 #![forbid(unsafe_code)]
 
+pub mod args;
 pub mod entry;
 pub mod escape;
 pub mod goquote;
