@@ -1,0 +1,799 @@
+//! [`LiveSystem`]: the [`System`] the executor runs against on a real machine.
+//!
+//! # Path resolution
+//!
+//! Every path must be absolute and clean (no empty, `.` or `..` component, no
+//! trailing `/`, no NUL); anything else is refused with `EINVAL` before any
+//! system call. Paths are resolved from a root directory descriptor (`/`,
+//! opened once; [`LiveSystem::with_root`] takes another) with `openat2` and
+//! `RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH`: a symlink
+//! at *any* component, the last one included, fails with `ELOOP` instead of
+//! being followed. Operations that act on a name inside a directory
+//! (`lstat`, `mkdir`, `mkfile`, `symlink`, `readlink`, `remove`) resolve the
+//! parent that way and then use the `*at` call on the parent descriptor
+//! without following the leaf, so `lstat` still reports a symlink leaf.
+//! [`System::stat`] alone follows symlinks, resolving with `RESOLVE_IN_ROOT`
+//! (an absolute symlink stays inside the root). `openat2` answers `EAGAIN`
+//! when a rename or mount raced with the lookup; it is retried a few times.
+//!
+//! # Mounting
+//!
+//! Mounts go through descriptors (the new mount API): a bind is an
+//! `open_tree(OPEN_TREE_CLONE)` of the source descriptor, made read-only
+//! with `mount_setattr` while it is still detached (recursively if asked),
+//! then attached with `move_mount` onto the target descriptor. New file
+//! systems are built with `fsopen`/`fsconfig`/`fsmount` and attached the same
+//! way. Nothing is looked up again by path after it was checked, except by
+//! `umount2` (see [`System::unmount`] below).
+//!
+//! Fallbacks to mount(2), on `/proc/self/fd/N` of the `O_PATH` descriptor
+//! of the target (the kernel follows that magic link to exactly the object
+//! the descriptor holds; `/proc` must be a procfs, which is checked):
+//! * [`System::mount_fs`]: when `fsconfig` refuses the source, an option
+//!   or the creation with `EINVAL`/`EOPNOTSUPP` (mount(2) hands the whole
+//!   data string to the file system, which a few parse differently from
+//!   single parameters; for tmpfs both ways agree, errors included), and for
+//!   `MS_POSIXACL`, which the new API cannot express;
+//! * [`System::set_propagation`]: when `mount_setattr` fails with `ENOSYS`
+//!   (kernels before 5.12) or `EINVAL`;
+//! * both, always, after [`LiveSystem::set_legacy_mount_api`]`(true)` (used
+//!   by tests to check that the two ways agree).
+//!
+//! When `/proc/self/fd` is not on a procfs, a fallback that was only tried
+//! after a new-API error returns that error, and a forced one `ENOSYS`.
+//!
+//! # Unmounting
+//!
+//! `umount2` takes no descriptor, and unmounting through `/proc/self/fd/N`
+//! would fail with `EBUSY` (the descriptor itself holds the mount). So the
+//! target is first resolved safely (a symlink anywhere → `ELOOP`), the
+//! descriptor is closed, and `umount2(path, UMOUNT_NOFOLLOW [| MNT_DETACH])`
+//! runs on the literal path. `UMOUNT_NOFOLLOW` covers the leaf; the residual
+//! race is that someone able to write to a parent directory could swap a
+//! parent component for a symlink between the check and the `umount2` (the
+//! same window snap-update-ns has). With a root other than the process's
+//! `/` the path given to `umount2` is `/proc/self/fd/ROOT/...`.
+//!
+//! # Writable mimics
+//!
+//! [`System::set_aside`] keeps a recursive detached clone of a directory (an
+//! `open_tree` descriptor, never reachable by path), and
+//! [`System::bind_from_aside`] clones one entry out of that detached tree
+//! and attaches it. Cloning out of a detached tree is a recent kernel
+//! capability (older kernels only clone mounts of the caller's namespace);
+//! on this project's kernel (6.18) it works (tested in
+//! `crates/test-support/tests/live_system.rs`), and no staging directory
+//! such as `/tmp/.snap` is ever used. On a kernel without it
+//! `bind_from_aside` fails; no fallback is implemented.
+//!
+//! # Creating
+//!
+//! `mkdir` and `mkfile` create with `O_EXCL` semantics, open what they made
+//! without following symlinks, check it is of the right type, owned by our
+//! effective uid and on the parent's file system (else `EEXIST`: someone
+//! swapped it), then `fchown` and `fchmod` it, so the mode is exact whatever
+//! the umask (and set-id bits survive the chown).
+//!
+//! [`System::is_mount_point`] asks `statx` (`STATX_ATTR_MOUNT_ROOT`) about
+//! the safely opened path: it tells whether the object the path leads to now
+//! is the root of a mount. A missing path is not a mount point.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use linux_raw_sys::general as raw;
+use rustix::fs::{
+    AtFlags, Dir, FileType, Mode, OFlags, ResolveFlags, Stat, StatxAttributes, StatxFlags, fchmod,
+    fchown, fstat, fstatfs, mkdirat, openat, openat2, readlinkat, statat, statx, symlinkat,
+    unlinkat,
+};
+use rustix::mount::{
+    FsMountFlags, FsOpenFlags, MountAttrFlags, MountPropagationFlags, MoveMountFlags,
+    OpenTreeFlags, UnmountFlags, fsconfig_create, fsconfig_set_flag, fsconfig_set_string, fsmount,
+    fsopen, move_mount, open_tree, unmount,
+};
+use rustix::process::{Gid, Uid, geteuid};
+
+use crate::system::{AsideId, Errno, FileKind, FileMeta, FsMeta, MountFlags, SysResult, System};
+
+/// How many times an `openat2` lookup that raced with a rename or a mount
+/// (`EAGAIN`) is tried again.
+const RESOLVE_RETRIES: usize = 32;
+
+/// `ST_RDONLY` in `statfs.f_flags`.
+const ST_RDONLY: i64 = 1;
+
+/// The system, resolved from a root directory descriptor.
+#[derive(Debug)]
+pub struct LiveSystem {
+    root: OwnedFd,
+    /// Whether `root` is the process's `/` (then `umount2` gets the literal
+    /// path; otherwise a path through `/proc/self/fd/ROOT`).
+    root_is_slash: bool,
+    asides: HashMap<u32, OwnedFd>,
+    next_aside: u32,
+    legacy: bool,
+}
+
+impl LiveSystem {
+    /// The system seen from the process's `/`.
+    pub fn new() -> SysResult<LiveSystem> {
+        let root = rustix::fs::open(
+            "/",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(LiveSystem {
+            root,
+            root_is_slash: true,
+            asides: HashMap::new(),
+            next_aside: 1,
+            legacy: false,
+        })
+    }
+
+    /// The system seen from the directory `root` (an `O_PATH` descriptor is
+    /// enough): `/x` means `x` below it. Used by tests.
+    pub fn with_root(root: OwnedFd) -> LiveSystem {
+        LiveSystem {
+            root,
+            root_is_slash: false,
+            asides: HashMap::new(),
+            next_aside: 1,
+            legacy: false,
+        }
+    }
+
+    /// Make [`System::mount_fs`] and [`System::set_propagation`] use
+    /// mount(2) on `/proc/self/fd/N` instead of the new mount API.
+    pub fn set_legacy_mount_api(&mut self, legacy: bool) {
+        self.legacy = legacy;
+    }
+
+    /// `openat2` below the root, refusing symlinks anywhere.
+    fn resolve(&self, path: &str, flags: OFlags) -> SysResult<OwnedFd> {
+        let rel = relative(path)?;
+        openat2_retry(
+            self.root.as_fd(),
+            rel,
+            flags | OFlags::CLOEXEC,
+            ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::BENEATH,
+        )
+    }
+
+    /// An `O_PATH` descriptor of `path`, whatever its type.
+    fn open_path(&self, path: &str) -> SysResult<OwnedFd> {
+        self.resolve(path, OFlags::PATH)
+    }
+
+    /// An `O_PATH` descriptor of the directory `path`.
+    fn open_dir(&self, path: &str) -> SysResult<OwnedFd> {
+        self.resolve(path, OFlags::PATH | OFlags::DIRECTORY)
+    }
+
+    /// The parent directory of `path` (opened safely) and the last name.
+    fn open_parent<'p>(&self, path: &'p str) -> SysResult<(OwnedFd, &'p str)> {
+        let (parent, name) = split(path)?;
+        Ok((self.open_dir(parent)?, name))
+    }
+
+    /// The name `umount2` gets for `path` (already checked).
+    fn umount_name(&self, path: &str) -> SysResult<String> {
+        if self.root_is_slash {
+            return Ok(path.to_owned());
+        }
+        check_procfs()?;
+        Ok(format!(
+            "/proc/self/fd/{}/{}",
+            self.root.as_raw_fd(),
+            relative(path)?
+        ))
+    }
+
+    fn mount_fs_new_api(
+        &self,
+        source: &str,
+        target: BorrowedFd<'_>,
+        fstype: &str,
+        flags: MountFlags,
+        data: &str,
+    ) -> Result<(), Attempt> {
+        let fs = fsopen(fstype, FsOpenFlags::FSOPEN_CLOEXEC).map_err(Attempt::Final)?;
+        let config = |res: rustix::io::Result<()>| {
+            res.map_err(|err| match err {
+                Errno::INVAL | Errno::OPNOTSUPP => Attempt::Legacy(err),
+                err => Attempt::Final(err),
+            })
+        };
+        config(fsconfig_set_string(&fs, "source", source))?;
+        for opt in data.split(',').filter(|opt| !opt.is_empty()) {
+            match opt.split_once('=') {
+                Some((key, value)) => config(fsconfig_set_string(&fs, key, value))?,
+                None => config(fsconfig_set_flag(&fs, opt))?,
+            }
+        }
+        for (flag, key) in SUPERBLOCK_FLAGS {
+            if flags.contains(*flag) {
+                config(fsconfig_set_flag(&fs, *key))?;
+            }
+        }
+        config(fsconfig_create(&fs))?;
+        let mnt = fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, mount_attrs(flags))
+            .map_err(Attempt::Final)?;
+        attach(mnt.as_fd(), target).map_err(Attempt::Final)
+    }
+}
+
+/// Superblock flags and the `fsconfig` flag that sets each.
+const SUPERBLOCK_FLAGS: &[(MountFlags, &str)] = &[
+    (MountFlags::RDONLY, "ro"),
+    (MountFlags::SYNCHRONOUS, "sync"),
+    (MountFlags::DIRSYNC, "dirsync"),
+    (MountFlags::MANDLOCK, "mand"),
+];
+
+/// What to do after a new-API step failed.
+enum Attempt {
+    /// Try again with mount(2); the error stands if that cannot be tried.
+    Legacy(Errno),
+    Final(Errno),
+}
+
+/// The per-mount attributes of `flags`, with mount(2)'s atime rules
+/// (relatime by default, `MS_STRICTATIME` overriding `MS_NOATIME`).
+fn mount_attrs(flags: MountFlags) -> MountAttrFlags {
+    let mut attrs = MountAttrFlags::empty();
+    for (flag, attr) in [
+        (MountFlags::RDONLY, MountAttrFlags::MOUNT_ATTR_RDONLY),
+        (MountFlags::NOSUID, MountAttrFlags::MOUNT_ATTR_NOSUID),
+        (MountFlags::NODEV, MountAttrFlags::MOUNT_ATTR_NODEV),
+        (MountFlags::NOEXEC, MountAttrFlags::MOUNT_ATTR_NOEXEC),
+        (
+            MountFlags::NODIRATIME,
+            MountAttrFlags::MOUNT_ATTR_NODIRATIME,
+        ),
+    ] {
+        if flags.contains(flag) {
+            attrs |= attr;
+        }
+    }
+    if flags.contains(MountFlags::STRICTATIME) {
+        attrs |= MountAttrFlags::MOUNT_ATTR_STRICTATIME;
+    } else if flags.contains(MountFlags::NOATIME) {
+        attrs |= MountAttrFlags::MOUNT_ATTR_NOATIME;
+    }
+    attrs
+}
+
+/// `move_mount` of the detached mount `mnt` onto `target`.
+fn attach(mnt: BorrowedFd<'_>, target: BorrowedFd<'_>) -> SysResult<()> {
+    move_mount(
+        mnt,
+        "",
+        target,
+        "",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+}
+
+/// `open_tree(fd, "", OPEN_TREE_CLONE [| AT_RECURSIVE])`: a detached copy
+/// of the mount (tree) at the object `fd` holds.
+fn clone_tree(fd: BorrowedFd<'_>, recursive: bool) -> SysResult<OwnedFd> {
+    let mut flags = OpenTreeFlags::OPEN_TREE_CLONE
+        | OpenTreeFlags::OPEN_TREE_CLOEXEC
+        | OpenTreeFlags::AT_EMPTY_PATH
+        | OpenTreeFlags::AT_SYMLINK_NOFOLLOW;
+    if recursive {
+        flags |= OpenTreeFlags::AT_RECURSIVE;
+    }
+    open_tree(fd, "", flags)
+}
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE], attr)`. rustix
+/// has no wrapper for it.
+fn mount_setattr(fd: BorrowedFd<'_>, recursive: bool, attr: &raw::mount_attr) -> SysResult<()> {
+    let mut flags = raw::AT_EMPTY_PATH | raw::AT_SYMLINK_NOFOLLOW;
+    if recursive {
+        flags |= raw::AT_RECURSIVE;
+    }
+    // SAFETY: the path is a NUL-terminated static string; `attr` points to
+    // a live, correctly laid out `struct mount_attr` (linux-raw-sys's layout
+    // of the UAPI struct) whose size is passed along, and the kernel only
+    // reads it during the call; `fd` is borrowed, so it stays open.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags as libc::c_uint,
+            attr as *const raw::mount_attr,
+            size_of::<raw::mount_attr>(),
+        )
+    };
+    if ret < 0 {
+        Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO))
+    } else {
+        Ok(())
+    }
+}
+
+/// Refuse to name descriptors through `/proc/self/fd` unless `/proc` is a
+/// procfs (anything else there would not give the magic links).
+fn check_procfs() -> SysResult<()> {
+    let magic = rustix::fs::statfs("/proc/self/fd")?.f_type as i64;
+    if magic == raw::PROC_SUPER_MAGIC as i64 {
+        Ok(())
+    } else {
+        Err(Errno::NOSYS)
+    }
+}
+
+/// `/proc/self/fd/N` of `fd`, for mount(2).
+fn proc_fd_path(fd: BorrowedFd<'_>) -> SysResult<String> {
+    check_procfs()?;
+    Ok(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+fn openat2_retry(
+    dir: BorrowedFd<'_>,
+    rel: &str,
+    flags: OFlags,
+    resolve: ResolveFlags,
+) -> SysResult<OwnedFd> {
+    let mut tries = 0;
+    loop {
+        match openat2(dir, rel, flags, Mode::empty(), resolve) {
+            Err(Errno::AGAIN) if tries < RESOLVE_RETRIES => tries += 1,
+            other => return other,
+        }
+    }
+}
+
+/// Check that `path` is absolute and clean; the path below `/` (`.` for `/`).
+fn relative(path: &str) -> SysResult<&str> {
+    let Some(rel) = path.strip_prefix('/') else {
+        return Err(Errno::INVAL);
+    };
+    if rel.is_empty() {
+        return Ok(".");
+    }
+    for name in rel.split('/') {
+        check_name(name)?;
+    }
+    Ok(rel)
+}
+
+/// Check that `name` is one plain path component.
+fn check_name(name: &str) -> SysResult<()> {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+        Err(Errno::INVAL)
+    } else {
+        Ok(())
+    }
+}
+
+/// Split a checked path into its parent and its last name; `/` has none.
+fn split(path: &str) -> SysResult<(&str, &str)> {
+    relative(path)?;
+    match path.rsplit_once('/') {
+        Some((_, "")) | None => Err(Errno::INVAL),
+        Some(("", name)) => Ok(("/", name)),
+        Some((parent, name)) => Ok((parent, name)),
+    }
+}
+
+fn kind_of(mode: u32) -> FileKind {
+    match FileType::from_raw_mode(mode) {
+        FileType::Directory => FileKind::Dir,
+        FileType::RegularFile => FileKind::File,
+        FileType::Symlink => FileKind::Symlink,
+        _ => FileKind::Other,
+    }
+}
+
+fn meta_of(st: &Stat) -> FileMeta {
+    FileMeta {
+        kind: kind_of(st.st_mode),
+        mode: st.st_mode & 0o7777,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        size: st.st_size as u64,
+        dev: st.st_dev,
+    }
+}
+
+fn not_found_is_none<T>(res: SysResult<T>) -> SysResult<Option<T>> {
+    match res {
+        Ok(v) => Ok(Some(v)),
+        Err(Errno::NOENT) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// The kind of `name` in `dir`, not following a symlink.
+fn kind_at(dir: BorrowedFd<'_>, name: &str) -> SysResult<FileKind> {
+    Ok(kind_of(
+        statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?.st_mode,
+    ))
+}
+
+/// After creating `fd`'s object: prove it is of `kind` and ours (owned by
+/// our effective uid, on the parent's file system), then give it its owner
+/// and its exact mode (mkdirat and openat apply the umask, and chown clears
+/// set-id bits).
+fn finish_new(
+    fd: &OwnedFd,
+    parent: &OwnedFd,
+    kind: FileKind,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+) -> SysResult<()> {
+    let st = fstat(fd)?;
+    if kind_of(st.st_mode) != kind
+        || st.st_uid != geteuid().as_raw()
+        || st.st_dev != fstat(parent)?.st_dev
+    {
+        return Err(Errno::EXIST);
+    }
+    fchown(fd, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))?;
+    fchmod(fd, Mode::from_raw_mode(mode & 0o7777))
+}
+
+fn utf8(bytes: Vec<u8>) -> SysResult<String> {
+    String::from_utf8(bytes).map_err(|_| Errno::ILSEQ)
+}
+
+impl System for LiveSystem {
+    fn lstat(&mut self, path: &str) -> SysResult<Option<FileMeta>> {
+        if relative(path)? == "." {
+            return Ok(Some(meta_of(&fstat(&self.root)?)));
+        }
+        let (dir, name) = match self.open_parent(path) {
+            Ok(found) => found,
+            Err(Errno::NOENT) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        not_found_is_none(statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW).map(|st| meta_of(&st)))
+    }
+
+    fn stat(&mut self, path: &str) -> SysResult<Option<FileMeta>> {
+        let rel = relative(path)?;
+        let fd = openat2_retry(
+            self.root.as_fd(),
+            rel,
+            OFlags::PATH | OFlags::CLOEXEC,
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        );
+        match not_found_is_none(fd)? {
+            Some(fd) => Ok(Some(meta_of(&fstat(&fd)?))),
+            None => Ok(None),
+        }
+    }
+
+    fn statfs(&mut self, path: &str) -> SysResult<FsMeta> {
+        let st = fstatfs(self.open_path(path)?)?;
+        Ok(FsMeta {
+            magic: st.f_type as i64,
+            read_only: (st.f_flags as i64) & ST_RDONLY != 0,
+        })
+    }
+
+    fn mkdir(
+        &mut self,
+        parent: &str,
+        name: &str,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> SysResult<bool> {
+        check_name(name)?;
+        let dir = self.open_dir(parent)?;
+        match mkdirat(&dir, name, Mode::from_raw_mode(mode & 0o7777)) {
+            Ok(()) => {}
+            Err(Errno::EXIST) => {
+                return match kind_at(dir.as_fd(), name)? {
+                    FileKind::Dir => Ok(false),
+                    _ => Err(Errno::EXIST),
+                };
+            }
+            Err(err) => return Err(err),
+        }
+        let made = openat(
+            &dir,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        finish_new(&made, &dir, FileKind::Dir, mode, uid, gid)?;
+        Ok(true)
+    }
+
+    fn mkfile(
+        &mut self,
+        parent: &str,
+        name: &str,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> SysResult<bool> {
+        check_name(name)?;
+        let dir = self.open_dir(parent)?;
+        let made = match openat(
+            &dir,
+            name,
+            OFlags::RDONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(mode & 0o7777),
+        ) {
+            Ok(fd) => fd,
+            Err(Errno::EXIST) => {
+                return match kind_at(dir.as_fd(), name)? {
+                    FileKind::File => Ok(false),
+                    _ => Err(Errno::EXIST),
+                };
+            }
+            Err(err) => return Err(err),
+        };
+        finish_new(&made, &dir, FileKind::File, mode, uid, gid)?;
+        Ok(true)
+    }
+
+    fn symlink(&mut self, parent: &str, name: &str, target: &str) -> SysResult<()> {
+        check_name(name)?;
+        let dir = self.open_dir(parent)?;
+        symlinkat(target, &dir, name)
+    }
+
+    fn readlink(&mut self, path: &str) -> SysResult<String> {
+        let (dir, name) = self.open_parent(path)?;
+        utf8(readlinkat(&dir, name, Vec::new())?.into_bytes())
+    }
+
+    fn read_dir(&mut self, path: &str) -> SysResult<Vec<(String, FileKind)>> {
+        let fd = self.resolve(path, OFlags::RDONLY | OFlags::DIRECTORY)?;
+        let mut dir = Dir::read_from(&fd)?;
+        let mut out = Vec::new();
+        while let Some(entry) = dir.read() {
+            let entry = entry?;
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let name = utf8(name.to_vec())?;
+            let kind = match entry.file_type() {
+                FileType::Unknown => kind_at(fd.as_fd(), &name)?,
+                other => kind_of(other.as_raw_mode()),
+            };
+            out.push((name, kind));
+        }
+        Ok(out)
+    }
+
+    fn remove(&mut self, path: &str) -> SysResult<()> {
+        let (dir, name) = self.open_parent(path)?;
+        let flags = match kind_at(dir.as_fd(), name)? {
+            FileKind::Dir => AtFlags::REMOVEDIR,
+            _ => AtFlags::empty(),
+        };
+        unlinkat(&dir, name, flags)
+    }
+
+    fn bind(
+        &mut self,
+        source: &str,
+        target: &str,
+        recursive: bool,
+        read_only: bool,
+    ) -> SysResult<()> {
+        relative(target)?;
+        let src = self.open_path(source)?;
+        let dst = self.open_path(target)?;
+        let tree = clone_tree(src.as_fd(), recursive)?;
+        if read_only {
+            let attr = raw::mount_attr {
+                attr_set: raw::MOUNT_ATTR_RDONLY as u64,
+                attr_clr: 0,
+                propagation: 0,
+                userns_fd: 0,
+            };
+            mount_setattr(tree.as_fd(), recursive, &attr)?;
+        }
+        attach(tree.as_fd(), dst.as_fd())
+    }
+
+    fn mount_fs(
+        &mut self,
+        source: &str,
+        target: &str,
+        fstype: &str,
+        flags: MountFlags,
+        data: &str,
+    ) -> SysResult<()> {
+        let not_for_new_fs = MountFlags::BIND
+            | MountFlags::MOVE
+            | MountFlags::REMOUNT
+            | MountFlags::REC
+            | MountFlags::PROPAGATION;
+        if flags.intersects(not_for_new_fs) {
+            return Err(Errno::INVAL);
+        }
+        let dst = self.open_path(target)?;
+        let mut target_name = None;
+        if !self.legacy && !flags.contains(MountFlags::POSIXACL) {
+            match self.mount_fs_new_api(source, dst.as_fd(), fstype, flags, data) {
+                Ok(()) => return Ok(()),
+                Err(Attempt::Final(err)) => return Err(err),
+                Err(Attempt::Legacy(err)) => {
+                    target_name = Some(proc_fd_path(dst.as_fd()).map_err(|_| err)?);
+                }
+            }
+        }
+        let target_name = match target_name {
+            Some(name) => name,
+            None => proc_fd_path(dst.as_fd())?,
+        };
+        let data = if data.is_empty() {
+            None
+        } else {
+            Some(CString::new(data).map_err(|_| Errno::INVAL)?)
+        };
+        rustix::mount::mount(
+            source,
+            target_name.as_str(),
+            fstype,
+            rustix::mount::MountFlags::from_bits_retain(flags.0 as u32),
+            data.as_deref(),
+        )
+    }
+
+    fn set_propagation(&mut self, target: &str, propagation: MountFlags) -> SysResult<()> {
+        let kind = propagation.difference(MountFlags::REC);
+        let single = [
+            MountFlags::SHARED,
+            MountFlags::SLAVE,
+            MountFlags::PRIVATE,
+            MountFlags::UNBINDABLE,
+        ]
+        .contains(&kind);
+        if !single {
+            return Err(Errno::INVAL);
+        }
+        let recursive = propagation.contains(MountFlags::REC);
+        let fd = self.open_path(target)?;
+        if !self.legacy {
+            let attr = raw::mount_attr {
+                attr_set: 0,
+                attr_clr: 0,
+                propagation: kind.0,
+                userns_fd: 0,
+            };
+            match mount_setattr(fd.as_fd(), recursive, &attr) {
+                Err(err @ (Errno::NOSYS | Errno::INVAL)) => {
+                    let name = proc_fd_path(fd.as_fd()).map_err(|_| err)?;
+                    return rustix::mount::mount_change(
+                        name.as_str(),
+                        MountPropagationFlags::from_bits_retain(propagation.0 as u32),
+                    );
+                }
+                other => return other,
+            }
+        }
+        rustix::mount::mount_change(
+            proc_fd_path(fd.as_fd())?.as_str(),
+            MountPropagationFlags::from_bits_retain(propagation.0 as u32),
+        )
+    }
+
+    fn unmount(&mut self, target: &str, detach: bool) -> SysResult<()> {
+        // Refuses a symlink at any component; closed again at once, or the
+        // descriptor itself would keep the mount busy.
+        drop(self.open_path(target)?);
+        let mut flags = UnmountFlags::NOFOLLOW;
+        if detach {
+            flags |= UnmountFlags::DETACH;
+        }
+        unmount(self.umount_name(target)?.as_str(), flags)
+    }
+
+    fn is_mount_point(&mut self, target: &str) -> SysResult<bool> {
+        let fd = match self.open_path(target) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT | Errno::NOTDIR) => return Ok(false),
+            Err(err) => return Err(err),
+        };
+        let stx = statx(
+            &fd,
+            "",
+            AtFlags::EMPTY_PATH | AtFlags::SYMLINK_NOFOLLOW | AtFlags::NO_AUTOMOUNT,
+            StatxFlags::empty(),
+        )?;
+        if stx
+            .stx_attributes_mask
+            .contains(StatxAttributes::MOUNT_ROOT)
+        {
+            return Ok(stx.stx_attributes.contains(StatxAttributes::MOUNT_ROOT));
+        }
+        // Kernels before 5.8 do not tell; ask the mount table (paths there
+        // are relative to the process's root).
+        let text = std::fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|err| Errno::from_io_error(&err).unwrap_or(Errno::IO))?;
+        let entries = snapcell_core::mountinfo::parse_mountinfo(&text).map_err(|_| Errno::INVAL)?;
+        Ok(entries.iter().any(|entry| entry.mount_dir == target))
+    }
+
+    fn set_aside(&mut self, dir: &str) -> SysResult<AsideId> {
+        let fd = self.open_dir(dir)?;
+        let tree = clone_tree(fd.as_fd(), true)?;
+        let id = self.next_aside;
+        self.next_aside = id.checked_add(1).ok_or(Errno::NFILE)?;
+        self.asides.insert(id, tree);
+        Ok(AsideId(id))
+    }
+
+    fn bind_from_aside(
+        &mut self,
+        aside: AsideId,
+        name: &str,
+        target: &str,
+        recursive: bool,
+    ) -> SysResult<()> {
+        check_name(name)?;
+        relative(target)?;
+        let tree = self.asides.get(&aside.0).ok_or(Errno::BADF)?;
+        let src = openat2_retry(
+            tree.as_fd(),
+            name,
+            OFlags::PATH | OFlags::CLOEXEC,
+            ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::BENEATH,
+        )?;
+        let dst = self.open_path(target)?;
+        let clone = clone_tree(src.as_fd(), recursive)?;
+        attach(clone.as_fd(), dst.as_fd())
+    }
+
+    fn release_aside(&mut self, aside: AsideId) {
+        self.asides.remove(&aside.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_must_be_absolute_and_clean() {
+        assert_eq!(relative("/"), Ok("."));
+        assert_eq!(relative("/a/b"), Ok("a/b"));
+        for bad in [
+            "", "a", "a/b", "/a/", "//", "/a//b", "/./a", "/a/.", "/a/..", "/..", "/a\0b",
+        ] {
+            assert_eq!(relative(bad), Err(Errno::INVAL), "{bad:?}");
+        }
+        assert_eq!(split("/a"), Ok(("/", "a")));
+        assert_eq!(split("/a/b/c"), Ok(("/a/b", "c")));
+        assert_eq!(split("/"), Err(Errno::INVAL));
+        for bad in ["", ".", "..", "a/b", "a\0"] {
+            assert_eq!(check_name(bad), Err(Errno::INVAL), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn mount_attributes_follow_mount2_atime_rules() {
+        assert_eq!(mount_attrs(MountFlags::empty()), MountAttrFlags::empty());
+        assert_eq!(
+            mount_attrs(MountFlags::NOSUID | MountFlags::NODEV | MountFlags::RDONLY),
+            MountAttrFlags::MOUNT_ATTR_NOSUID
+                | MountAttrFlags::MOUNT_ATTR_NODEV
+                | MountAttrFlags::MOUNT_ATTR_RDONLY
+        );
+        assert_eq!(
+            mount_attrs(MountFlags::NOATIME),
+            MountAttrFlags::MOUNT_ATTR_NOATIME
+        );
+        assert_eq!(
+            mount_attrs(MountFlags::NOATIME | MountFlags::STRICTATIME),
+            MountAttrFlags::MOUNT_ATTR_STRICTATIME
+        );
+    }
+}
