@@ -1,9 +1,15 @@
 //! The system layer of snapcell.
 
+pub mod creds;
 pub mod fork;
 pub mod fsview;
+pub mod hygiene;
+pub mod landlock;
+pub mod live;
 pub mod loopdev;
 pub mod ns;
+pub mod nsid;
 pub mod profile_io;
+pub mod seccomp;
 pub mod squashfs;
 pub mod system;
