@@ -1,0 +1,25 @@
+//! snapcell's mount executor: snap-update-ns's update procedure (spec §3.2,
+//! §3.4–§3.7) performed through the [`System`](snapcell_sys::system::System)
+//! trait, plus [`fake::FakeSystem`], an in-memory `System` for tests.
+//!
+//! The entry point is [`executor::apply`]: given the current profile (what
+//! the namespace holds), the desired profile and the [`Assumptions`], it
+//! plans with [`snapcell_core::plan::needed_changes`], performs each change
+//! (creating mount points without trespassing on the host, building
+//! writable mimics where needed) and returns the new current profile. When a
+//! layout or overname change fails, everything the run did is rolled back
+//! and the caller keeps the old current profile.
+#![forbid(unsafe_code)]
+
+pub mod assumptions;
+pub mod errno;
+pub mod executor;
+pub mod fake;
+#[cfg(feature = "fault-injection")]
+pub mod faulty;
+
+pub use assumptions::Assumptions;
+pub use executor::{ExecError, Outcome, UpdateError, apply};
+
+#[cfg(test)]
+mod tests;
