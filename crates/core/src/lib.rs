@@ -10,6 +10,7 @@
 pub mod args;
 pub mod entry;
 pub mod escape;
+pub mod expand;
 pub mod goquote;
 pub mod layout;
 pub mod mount_opts;
