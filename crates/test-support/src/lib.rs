@@ -16,6 +16,7 @@
 //! `/tmp`: the world covers it with an empty tmpfs. [`scratch_dir`] makes a
 //! temporary directory under `/var/tmp`, which the world sees unchanged.
 
+pub mod preserve;
 pub mod snapshot;
 pub mod squashfs;
 pub mod tree;

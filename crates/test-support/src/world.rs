@@ -76,6 +76,12 @@ use crate::squashfs::build_squashfs;
 pub const WORLD_TMPFS_DIRS: &[&str] =
     &["/tmp", "/snap", "/var/snap", "/var/lib/snapd", "/run/snapd"];
 
+/// Directories every world covers with a writable mimic (a tmpfs holding
+/// binds of the host's entries), so that whatever the code under test
+/// creates in them (snap-confine makes `/run/netns` when it is missing)
+/// stays in the world instead of landing on the host's disk.
+pub const WORLD_MIMIC_DIRS: &[&str] = &["/run"];
+
 /// Where [`World::mount_snap`] puts images, as snapd does.
 pub const SNAPS_DIR: &str = "/var/lib/snapd/snaps";
 
@@ -520,6 +526,10 @@ fn prepare_mounts() -> Result<Vec<PathBuf>, String> {
     )
     .map_err(|err| format!("cannot mount a fresh /proc: {err}"))?;
     let mut mimics: Vec<PathBuf> = Vec::new();
+    for dir in WORLD_MIMIC_DIRS {
+        writable_mimic(Path::new(dir))?;
+        mimics.push(PathBuf::from(dir));
+    }
     let mut tmpfs_dirs: Vec<PathBuf> = Vec::new();
     for dir in WORLD_TMPFS_DIRS {
         let path = Path::new(dir);

@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use snapcell_test_support::world::WORLD_TMPFS_DIRS;
+use snapcell_test_support::world::{WORLD_MIMIC_DIRS, WORLD_TMPFS_DIRS};
 use snapcell_test_support::{
     MachineSnapshot, WorldError, run_in_world, scratch_dir, try_run_in_world,
 };
@@ -92,12 +92,15 @@ fn missing_dirs_live_in_a_writable_mimic_of_their_parent() {
         .filter_map(|d| Path::new(d).parent())
         .collect();
     // The parents that the world has to mimic: those missing one of the world's dirs.
-    let mimicked: Vec<&Path> = WORLD_TMPFS_DIRS
+    let mut mimicked: Vec<&Path> = WORLD_TMPFS_DIRS
         .iter()
         .map(Path::new)
         .filter(|d| !d.exists())
         .filter_map(Path::parent)
+        .chain(WORLD_MIMIC_DIRS.iter().map(Path::new))
         .collect();
+    mimicked.sort();
+    mimicked.dedup();
     let host: Vec<_> = parents
         .iter()
         .map(|p| listing(p.to_str().unwrap()).unwrap())
