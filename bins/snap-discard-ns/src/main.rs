@@ -1,4 +1,10 @@
+//! snap-discard-ns: unmount and remove a snap's preserved mount namespaces
+//! and their files (spec §6.8). All the logic is in `snapcell_confine::discard`.
+
 fn main() {
-    eprintln!("snap-discard-ns: not implemented yet");
-    std::process::exit(1);
+    let code = snapcell_confine::discard::main(
+        std::env::args_os().collect(),
+        std::env::vars_os().collect(),
+    );
+    std::process::exit(code);
 }

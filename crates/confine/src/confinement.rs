@@ -1,0 +1,175 @@
+//! The confinement steps after the mount namespace (spec §6.3 steps 6–8,
+//! §6.4 step 11, §6.7), as calls into `snapcell_sys::{seccomp, creds,
+//! hygiene}`:
+//!
+//! 1. while root: find and check the seccomp profile (`TAG.bin2`, else the
+//!    legacy `TAG.bin`; waiting for it as snapd does), make sure the void
+//!    directory exists;
+//! 2. drop to the invoking user's uid and gid for good (supplementary
+//!    groups kept), keeping only `CAP_SYS_ADMIN` when a filter has to be
+//!    loaded (snapd does not set `no_new_privs`);
+//! 3. as the user: create `SNAP_USER_DATA`;
+//! 4. load the filters (the terminal-injection guard first, then the
+//!    profile's deny and allow programs), then drop `CAP_SYS_ADMIN`;
+//! 5. restore the umask and working directory, build the environment, make
+//!    every descriptor the launcher opened close-on-exec.
+//!
+//! An unrestricted profile loads nothing, as with snapd; a missing or
+//! malformed one is fatal — never an unconfined start.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::Duration;
+
+use rustix::fs::{FileType, Mode, OFlags};
+use snapcell_sys::creds::{KeepCapability, drop_privileges};
+use snapcell_sys::hygiene::{self, EnvConfinement};
+use snapcell_sys::seccomp::{SeccompProgram, load_profile_waiting};
+
+use crate::debug;
+use crate::error::{Error, Result};
+use crate::paths::{COOKIE_DIR, SECCOMP_DIR};
+
+/// Step 1: find, read and check the profile of `tag` (as root).
+pub fn prepare_seccomp(tag: &str, wait: Duration) -> Result<SeccompProgram> {
+    let program = load_profile_waiting(Path::new(SECCOMP_DIR), tag, wait)
+        .map_err(|e| Error::new(e.to_string()))?;
+    debug!(
+        "seccomp profile {} ({:?}{})",
+        program.path().display(),
+        program.format(),
+        if program.is_unrestricted() {
+            ", unrestricted"
+        } else {
+            ""
+        }
+    );
+    Ok(program)
+}
+
+/// Steps 2–4.
+pub fn drop_and_confine(program: &SeccompProgram, user_data: Option<&OsStr>) -> Result<()> {
+    let keep = if program.is_unrestricted() {
+        KeepCapability::Nothing
+    } else {
+        KeepCapability::SysAdmin
+    };
+    let mut dropped = drop_privileges(keep).map_err(|e| Error::new(e.to_string()))?;
+    hygiene::set_dumpable(false).map_err(|e| Error::new(e.to_string()))?;
+    if let Some(dir) = user_data {
+        create_user_data(dir)?;
+    }
+    if !program.is_unrestricted() {
+        hygiene::harden_tty().map_err(|e| Error::new(e.to_string()))?;
+        program.install().map_err(|e| Error::new(e.to_string()))?;
+    }
+    dropped
+        .release_sys_admin()
+        .map_err(|e| Error::new(e.to_string()))
+}
+
+/// `mkdir -p SNAP_USER_DATA` (0755) as the invoking user.
+fn create_user_data(dir: &OsStr) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    let Err(err) = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)
+    else {
+        return Ok(());
+    };
+    let shown = dir.to_string_lossy();
+    let errno = rustix::io::Errno::from_io_error(&err);
+    if matches!(
+        errno,
+        Some(rustix::io::Errno::ROFS | rustix::io::Errno::ACCESS)
+    ) && !dir.as_bytes().starts_with(b"/home/")
+    {
+        return Err(Error::new(format!(
+            "cannot create user data directory: {shown}: {err}\n\
+             Sorry, home directories outside of /home needs configuration.\n\
+             See https://forum.snapcraft.io/t/11209 for details."
+        )));
+    }
+    Err(Error::new(format!(
+        "cannot create user data directory: {shown}: {err}"
+    )))
+}
+
+/// The snap's cookie (`/var/lib/snapd/cookie/snap.INSTANCE`, at most 254
+/// bytes); missing is fine.
+pub fn read_cookie(instance: &str) -> Option<String> {
+    let path = format!("{COOKIE_DIR}/snap.{instance}");
+    let fd = rustix::fs::open(
+        path.as_str(),
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        Mode::empty(),
+    )
+    .ok()?;
+    let st = rustix::fs::fstat(&fd).ok()?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return None;
+    }
+    let mut buf = [0u8; 255];
+    let n = rustix::io::read(&fd, &mut buf).ok()?;
+    if n > 254 {
+        debug!("ignoring the cookie {path}: too long");
+        return None;
+    }
+    String::from_utf8(buf[..n].to_vec()).ok()
+}
+
+/// The app's environment: the caller's, with loader-unsafe variables kept
+/// only in their `SNAP_SAVED_` form, snap-confine's `PATH`, `TMPDIR` and
+/// `TEMPDIR` for strict snaps, and the cookie as `SNAP_COOKIE` and
+/// `SNAP_CONTEXT` (not for hooks).
+pub fn app_environment(
+    env: &[(OsString, OsString)],
+    classic: bool,
+    cookie: Option<&str>,
+) -> Vec<(OsString, OsString)> {
+    let confinement = if classic {
+        EnvConfinement::Classic
+    } else {
+        EnvConfinement::Strict
+    };
+    let mut out = hygiene::confined_env(env.iter().cloned(), confinement);
+    if let Some(cookie) = cookie {
+        for name in ["SNAP_COOKIE", "SNAP_CONTEXT"] {
+            out.retain(|(k, _)| k != name);
+            out.push((name.into(), cookie.into()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_additions() {
+        let env = vec![
+            (OsString::from("PATH"), OsString::from("/x")),
+            (OsString::from("A"), OsString::from("b")),
+            (OsString::from("SNAP_COOKIE"), OsString::from("old")),
+        ];
+        let out = app_environment(&env, false, Some("c00kie"));
+        let get = |k: &str| out.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        assert!(
+            get("PATH")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("/usr/local/sbin:")
+        );
+        assert_eq!(get("A").unwrap(), "b");
+        assert_eq!(get("TMPDIR").unwrap(), "/tmp");
+        assert_eq!(get("SNAP_COOKIE").unwrap(), "c00kie");
+        assert_eq!(get("SNAP_CONTEXT").unwrap(), "c00kie");
+        assert_eq!(out.iter().filter(|(k, _)| k == "SNAP_COOKIE").count(), 1);
+        let classic = app_environment(&env, true, None);
+        assert_eq!(classic.iter().find(|(k, _)| k == "PATH").unwrap().1, "/x");
+    }
+}

@@ -1,0 +1,120 @@
+//! The one error type of the launcher: a message that says what could not be
+//! done, to what, and why, in snap-confine's words (`cannot ...`).
+
+use std::fmt;
+
+use rustix::io::Errno;
+
+/// Why snap-confine (or snap-discard-ns) gives up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    message: String,
+    /// A usage error: the message already holds the usage text.
+    usage: bool,
+    errno: Option<Errno>,
+}
+
+impl Error {
+    /// A failure described by `message` alone.
+    pub fn new(message: impl Into<String>) -> Error {
+        Error {
+            message: message.into(),
+            usage: false,
+            errno: None,
+        }
+    }
+
+    /// A failed system call: `WHAT: strerror(errno)`.
+    pub fn sys(what: impl fmt::Display, errno: Errno) -> Error {
+        Error {
+            message: format!("{what}: {}", strerror(errno)),
+            usage: false,
+            errno: Some(errno),
+        }
+    }
+
+    /// A usage error (the text holds the usage line).
+    pub fn usage(message: impl Into<String>) -> Error {
+        Error {
+            message: message.into(),
+            usage: true,
+            errno: None,
+        }
+    }
+
+    /// Whether this is a usage error.
+    pub fn is_usage(&self) -> bool {
+        self.usage
+    }
+
+    /// The errno of a failed system call, if that is what failed.
+    pub fn errno(&self) -> Option<Errno> {
+        self.errno
+    }
+
+    /// Prefix the message with what was being done.
+    pub fn context(mut self, what: impl fmt::Display) -> Error {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The C library's text for `errno` (`No such file or directory`), without
+/// Rust's `(os error N)` suffix.
+pub fn strerror(errno: Errno) -> String {
+    let text = std::io::Error::from_raw_os_error(errno.raw_os_error()).to_string();
+    match text.rfind(" (os error ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
+/// `Result` with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Attach "what" to an errno result.
+pub(crate) trait SysContext<T> {
+    fn or_die(self, what: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> SysContext<T> for std::result::Result<T, Errno> {
+    fn or_die(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|errno| Error::sys(what(), errno))
+    }
+}
+
+impl<T> SysContext<T> for std::io::Result<T> {
+    fn or_die(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|err| match Errno::from_io_error(&err) {
+            Some(errno) => Error::sys(what(), errno),
+            None => Error::new(format!("{}: {err}", what())),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_read_like_snap_confine() {
+        let e = Error::sys("cannot open /x", Errno::NOENT);
+        assert_eq!(e.to_string(), "cannot open /x: No such file or directory");
+        assert_eq!(e.errno(), Some(Errno::NOENT));
+        let e = e.context("cannot set up");
+        assert_eq!(
+            e.to_string(),
+            "cannot set up: cannot open /x: No such file or directory"
+        );
+        assert!(!e.is_usage());
+        assert!(Error::usage("Usage: x").is_usage());
+    }
+}

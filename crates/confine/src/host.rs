@@ -1,0 +1,96 @@
+//! Preparing the host side before a snap's namespace is entered or built
+//! (spec §6.3 step 3): the host's mount namespace, shared propagation of
+//! the snap mount directory, and `/run/snapd/ns` as a private mount.
+
+use std::os::fd::AsFd;
+
+use rustix::fs::{Mode, OFlags, fstat};
+use rustix::io::Errno;
+use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
+
+use crate::debug;
+use crate::error::{Result, SysContext};
+use crate::mountinfo::{read_mountinfo, top_mount_at};
+use crate::mounts::{Propagation, make, rbind};
+use crate::paths::NS_DIR;
+use crate::safefs::mkdir_all;
+
+/// Join pid 1's mount namespace if it is not ours, so that `/run/snapd/ns`
+/// and the snap mounts are the host's even when snap-confine is started
+/// from inside another namespace (a snap's own, say).
+///
+/// Decision (the spec assumes pid 1 is always inspectable): when the kernel
+/// refuses to let us open `/proc/1/ns/mnt` (`EACCES`/`EPERM`, as on VMs
+/// whose pid 1 is a foreign agent), a caller that is root anyway (real uid
+/// 0, no set-user-ID) gets the current namespace taken as the host's, with
+/// a debug line saying so; a set-user-ID caller is refused, since it could
+/// be running us from inside a namespace it shaped. Any other failure is
+/// fatal.
+pub fn join_host_mount_ns() -> Result<()> {
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+    let init = match rustix::fs::open("/proc/1/ns/mnt", flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(err @ (Errno::ACCESS | Errno::PERM)) => {
+            let root_caller = rustix::process::getuid().is_root()
+                && !snapcell_sys::hygiene::is_secure_execution();
+            if !root_caller {
+                return Err(crate::error::Error::sys(
+                    "cannot make sure this is the host's mount namespace: cannot open /proc/1/ns/mnt",
+                    err,
+                ));
+            }
+            debug!(
+                "cannot inspect the mount namespace of pid 1 ({}); using the current one as the host's",
+                crate::error::strerror(err)
+            );
+            return Ok(());
+        }
+        Err(err) => return Err(crate::error::Error::sys("cannot open /proc/1/ns/mnt", err)),
+    };
+    let own = rustix::fs::open("/proc/self/ns/mnt", flags, Mode::empty())
+        .or_die(|| "cannot open /proc/self/ns/mnt".to_owned())?;
+    let a = fstat(&init).or_die(|| "cannot inspect /proc/1/ns/mnt".to_owned())?;
+    let b = fstat(&own).or_die(|| "cannot inspect /proc/self/ns/mnt".to_owned())?;
+    if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino) {
+        return Ok(());
+    }
+    debug!("joining the mount namespace of pid 1");
+    move_into_link_name_space(init.as_fd(), Some(LinkNameSpaceType::Mount))
+        .or_die(|| "cannot join the mount namespace of pid 1".to_owned())
+}
+
+/// Make sure mount events under the snap mount directory propagate to the
+/// namespaces snap-confine makes: if neither `/` nor `snap_mount_dir` is
+/// shared, self-bind `snap_mount_dir` (recursively) and make it rshared.
+pub fn ensure_shared_snap_mount(snap_mount_dir: &str) -> Result<()> {
+    let table = read_mountinfo()?;
+    let shared =
+        |dir: &str| top_mount_at(&table, dir).is_some_and(|e| e.propagation().shared.is_some());
+    if shared("/") || shared(snap_mount_dir) {
+        return Ok(());
+    }
+    rbind(snap_mount_dir, snap_mount_dir)?;
+    make(snap_mount_dir, Propagation::Shared, true)
+}
+
+/// Create `/run/snapd/ns` (0755) and make it a private mount point, so that
+/// the namespace files bound into it never propagate anywhere (a namespace
+/// holding a reference to itself would never be freed).
+pub fn init_ns_dir() -> Result<()> {
+    drop(mkdir_all(NS_DIR, 0o755)?);
+    let table = read_mountinfo()?;
+    let top = top_mount_at(&table, NS_DIR);
+    if top.is_none() {
+        rbind(NS_DIR, NS_DIR)?;
+    }
+    let is_shared = match top {
+        Some(entry) => entry.propagation().shared.is_some(),
+        // A fresh self-bind of a shared parent is shared.
+        None => top_mount_at(&read_mountinfo()?, NS_DIR)
+            .is_some_and(|e| e.propagation().shared.is_some()),
+    };
+    if is_shared {
+        make(NS_DIR, Propagation::Private, false)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,283 @@
+//! snap-confine's main flow (spec §6.3, §6.4).
+
+use std::convert::Infallible;
+use std::ffi::OsString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+
+use rustix::process::{Uid, geteuid, getuid};
+use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
+use snapcell_core::entry::MountEntry;
+use snapcell_core::profile::Profile;
+use snapcell_sys::hygiene::{self, InheritedFds, ProcessState};
+
+use crate::base::{Base, locate_base};
+use crate::bootstrap::{self, Config, ROOTFS_PROFILE_LINE, Scratch};
+use crate::confinement;
+use crate::debug;
+use crate::discard::discard_files;
+use crate::error::{Error, Result, SysContext};
+use crate::helper::{CaptureHelper, open_own_mount_ns, unshare_preservable_mount_ns};
+use crate::host;
+use crate::lock::{lock_global, lock_snap};
+use crate::log;
+use crate::paths::{NS_DIR, VOID_DIR, current_profile_name, info_name, snap_mount_dir};
+use crate::profile::{apply_mount_profile, load_desired};
+use crate::request::{Invocation, Request, debug_enabled, parse_request};
+use crate::reuse::{Verdict, inspect, write_info};
+use crate::safefs::{open_dir, verify_trusted_dir};
+use crate::system::{Distro, read_homedirs};
+
+/// What happened to the snap's mount namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NamespaceOutcome {
+    /// A preserved namespace was entered.
+    Joined,
+    /// A new namespace was built and preserved.
+    Built,
+    /// Classic confinement: the host's namespace is kept.
+    Classic,
+}
+
+/// The whole of snap-confine: returns the exit code (only on failure or
+/// for `--version`; on success the app replaces this process).
+pub fn main(argv: Vec<OsString>, env: Vec<(OsString, OsString)>) -> i32 {
+    let debug = debug_enabled(
+        env.iter()
+            .rev()
+            .find(|(k, _)| k.as_bytes() == b"SNAPD_DEBUG")
+            .map(|(_, v)| v.as_os_str()),
+    );
+    // Set-user-ID (or file capabilities): debug output waits until the end.
+    log::init(
+        debug,
+        hygiene::is_secure_execution() || getuid() != geteuid(),
+    );
+    let result = (|| {
+        hygiene::ensure_standard_descriptors().map_err(|e| Error::new(e.to_string()))?;
+        hygiene::set_dumpable(false).map_err(|e| Error::new(e.to_string()))?;
+        let inherited = InheritedFds::snapshot().map_err(|e| Error::new(e.to_string()))?;
+        run(&argv, &env, &inherited)
+    })();
+    log::flush();
+    match result {
+        Ok(None) => {
+            println!("snap-confine {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Ok(Some(never)) => match never {},
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
+
+/// Validate, confine and exec; `Ok(None)` for `--version`.
+pub fn run(
+    argv: &[OsString],
+    env: &[(OsString, OsString)],
+    inherited: &InheritedFds,
+) -> Result<Option<Infallible>> {
+    let req = match parse_request(argv, env)? {
+        Invocation::Version => return Ok(None),
+        Invocation::Launch(req) => req,
+    };
+    if geteuid() != Uid::ROOT {
+        return Err(Error::new("need to run as root or suid"));
+    }
+    let smd = snap_mount_dir();
+    let base = if req.classic {
+        None
+    } else {
+        Some(locate_base(smd, &req.base)?)
+    };
+    log::stage("validate");
+    let saved = ProcessState::capture().map_err(|e| Error::new(e.to_string()))?;
+    let outcome = match &base {
+        None => NamespaceOutcome::Classic,
+        Some(base) => enter_snap_namespace(&req, base, smd)?,
+    };
+    debug!("mount namespace: {outcome:?}");
+    hygiene::ensure_void_dir(Path::new(VOID_DIR)).map_err(|e| Error::new(e.to_string()))?;
+    let cookie = if req.is_hook {
+        None
+    } else {
+        confinement::read_cookie(&req.instance_name)
+    };
+    let app_env = confinement::app_environment(env, req.classic, cookie.as_deref());
+    let seccomp = confinement::prepare_seccomp(&req.security_tag, req.profile_wait)?;
+    confinement::drop_and_confine(&seccomp, req.user_data.as_deref())?;
+    let cwd = saved
+        .restore(Path::new(VOID_DIR))
+        .map_err(|e| Error::new(e.to_string()))?;
+    debug!("working directory: {cwd:?}");
+    inherited
+        .seal_others()
+        .map_err(|e| Error::new(e.to_string()))?;
+    log::stage("confine");
+    Err(exec(&req, &app_env))
+}
+
+fn exec(req: &Request, env: &[(OsString, OsString)]) -> Error {
+    let exe = &req.executable;
+    // execv() semantics: a name without a slash is relative, never searched.
+    let program = if exe.as_bytes().contains(&b'/') {
+        exe.clone()
+    } else {
+        let mut p = OsString::from("./");
+        p.push(exe);
+        p
+    };
+    debug!("executing {}", exe.to_string_lossy());
+    log::flush();
+    let err = std::process::Command::new(program)
+        .arg0(exe)
+        .args(&req.argv[1..])
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .exec();
+    Error::new(format!("cannot execute {}: {err}", exe.to_string_lossy()))
+}
+
+/// Spec §6.3 step 3 and §6.4: host preparation under the global lock, then
+/// under the snap lock either join the preserved namespace or build one.
+pub fn enter_snap_namespace(req: &Request, base: &Base, smd: &str) -> Result<NamespaceOutcome> {
+    let distro = Distro::probe();
+    if distro.is_core16 && req.base == "core" {
+        return Err(Error::new(
+            "cannot run snap with base core on Ubuntu Core 16: legacy mode is not supported",
+        ));
+    }
+    host::join_host_mount_ns()?;
+    {
+        let global = lock_global()?;
+        host::ensure_shared_snap_mount(smd)?;
+        host::init_ns_dir()?;
+        global.unlock();
+    }
+    log::stage("host setup");
+    let lock = lock_snap(&req.instance_name)?;
+    log::stage("snap lock");
+    let homedirs = read_homedirs()?;
+    let ns_dir = open_dir(NS_DIR)?;
+    let verdict = inspect(&ns_dir, &req.instance_name, base, &homedirs)?;
+    log::stage("inspect preserved namespace");
+    let outcome = match verdict {
+        Verdict::Keep(fd) => {
+            debug!(
+                "joining the preserved mount namespace {NS_DIR}/{}.mnt",
+                req.instance_name
+            );
+            move_into_link_name_space(fd.as_fd(), Some(LinkNameSpaceType::Mount)).or_die(|| {
+                format!(
+                    "cannot join the preserved mount namespace of {}",
+                    req.instance_name
+                )
+            })?;
+            NamespaceOutcome::Joined
+        }
+        Verdict::Discard(reason) => {
+            debug!("discarding the preserved mount namespace: {reason}");
+            discard_files(&req.instance_name)?;
+            construct(req, base, smd, &homedirs, &distro, &ns_dir)?;
+            NamespaceOutcome::Built
+        }
+        Verdict::Absent => {
+            construct(req, base, smd, &homedirs, &distro, &ns_dir)?;
+            NamespaceOutcome::Built
+        }
+    };
+    lock.unlock();
+    log::stage("mount namespace");
+    Ok(outcome)
+}
+
+/// The directory of the running snap-confine, bound onto `/usr/lib/snapd`
+/// when the base does not carry snapd's tools (spec §6.5 step 6). It must
+/// be a directory only root can change (a hard link of a set-user-ID
+/// snap-confine into a user's directory must not put that directory in
+/// the namespace: CVE-2021-44730).
+fn snapd_tools_dir(base: &Base, distro: &Distro) -> Result<Option<String>> {
+    let needed = (distro.is_core && !distro.is_core16) || base.name != "core";
+    if !needed {
+        return Ok(None);
+    }
+    let exe =
+        std::fs::read_link("/proc/self/exe").or_die(|| "cannot read /proc/self/exe".to_owned())?;
+    let dir = exe
+        .parent()
+        .and_then(|d| d.to_str())
+        .ok_or_else(|| {
+            Error::new(format!(
+                "cannot use the location of snap-confine {}",
+                exe.display()
+            ))
+        })?
+        .to_owned();
+    verify_trusted_dir(&dir)
+        .map_err(|e| e.context("cannot bind snapd's tools into the namespace"))?;
+    Ok(Some(dir))
+}
+
+/// Spec §6.4 step 7: build, apply the profile, record, preserve.
+fn construct(
+    req: &Request,
+    base: &Base,
+    smd: &str,
+    homedirs: &[String],
+    distro: &Distro,
+    ns_dir: &OwnedFd,
+) -> Result<()> {
+    let instance = req.instance_name.as_str();
+    debug!("constructing a new mount namespace for snap {instance}");
+    let desired = load_desired(instance)?;
+    let tools = snapd_tools_dir(base, distro)?;
+    let scratch = bootstrap::create_scratch_dir()?;
+    let host_ns = open_own_mount_ns()?;
+    let mut helper = CaptureHelper::spawn(instance, Some(scratch.clone()))?;
+    log::stage("prepare construction");
+    let cfg = Config {
+        instance,
+        base,
+        snap_mount_dir: smd,
+        homedirs,
+        distro,
+        snapd_tools_dir: tools.as_deref(),
+    };
+    let result = build_and_preserve(&cfg, &scratch, &host_ns, &desired, ns_dir, &mut helper);
+    if result.is_err() {
+        // Nothing was preserved (that is the last step); leave no trace.
+        helper.cleanup();
+        for name in [current_profile_name(instance), info_name(instance)] {
+            let _ = rustix::fs::unlinkat(ns_dir, name.as_str(), rustix::fs::AtFlags::empty());
+        }
+    }
+    let finished = helper.finish();
+    result?;
+    finished
+}
+
+fn build_and_preserve(
+    cfg: &Config<'_>,
+    scratch: &Scratch,
+    host_ns: &OwnedFd,
+    desired: &Profile,
+    ns_dir: &OwnedFd,
+    helper: &mut CaptureHelper,
+) -> Result<()> {
+    unshare_preservable_mount_ns(host_ns)?;
+    log::stage("unshare");
+    bootstrap::populate(cfg, scratch)?;
+    let current = Profile::from(vec![
+        MountEntry::parse(ROOTFS_PROFILE_LINE).map_err(|e| Error::new(e.to_string()))?,
+    ]);
+    apply_mount_profile(cfg.instance, &current, desired)?;
+    log::stage("mount profile");
+    write_info(ns_dir, cfg.instance, &cfg.base.name)?;
+    helper.capture()?;
+    log::stage("preserve");
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! snap-confine's launcher logic, as a library: from a command line and an
+//! environment to an app running in its snap's mount namespace.
+//!
+//! * [`request`]: arguments and environment → a validated [`request::Request`];
+//! * [`lock`]: the per-snap and global locks;
+//! * [`host`]: the host side (`/run/snapd/ns` private, shared snap mounts);
+//! * [`reuse`]: whether a preserved namespace may be entered again;
+//! * [`bootstrap`]: building a namespace (one ordered table of host
+//!   directories, [`bootstrap::HOST_DIRS`]); [`privtmp`]: the private `/tmp`;
+//! * [`helper`]: the capture helper that preserves a namespace, and the
+//!   `unshare` that avoids the 6.18 namespace-id trap;
+//! * [`profile`]: applying the snap's mount profile;
+//! * [`confinement`]: seccomp, privileges, environment, descriptors;
+//! * [`discard`](mod@discard): snap-discard-ns;
+//! * [`launch`]: the main flow.
+//!
+//! Decisions where the spec is silent or where we depart from it (each
+//! documented where it is made):
+//! * `/proc/1/ns/mnt` unreadable (this VM): a root caller stays in the
+//!   current namespace, a set-user-ID caller is refused ([`host`]);
+//! * "the base is still mounted" in the tmpfs-root design ([`reuse`]);
+//! * a "should discard" namespace is discarded even if in use: no process
+//!   tracking yet ([`reuse`]);
+//! * the scratch root is `/tmp/snap-private-tmp/snap.rootfs.XXXXXXXXXXXX`,
+//!   a name no instance can have ([`bootstrap::Scratch`]);
+//! * `/usr/lib/snapd` is remounted read-only, and only bound from a
+//!   directory only root can change ([`launch`]);
+//! * the mount profile is applied in-process, read before `unshare`
+//!   ([`profile`]); no helper binary is ever executed;
+//! * debug output of a set-user-ID run is held back until the end ([`log`]);
+//! * Ubuntu Core 16 legacy mode is refused rather than implemented.
+//!
+//! The process must be single-threaded (`setns` into a mount namespace
+//! requires it); nothing here starts threads.
+
+pub mod base;
+pub mod bootstrap;
+pub mod confinement;
+pub mod discard;
+pub mod error;
+pub mod helper;
+pub mod host;
+pub mod launch;
+pub mod lock;
+pub mod log;
+pub mod mountinfo;
+pub mod mounts;
+pub mod paths;
+pub mod privtmp;
+pub mod profile;
+pub mod request;
+pub mod reuse;
+pub mod safefs;
+pub mod system;
+
+pub use error::{Error, Result};
+pub use launch::main;

@@ -1,0 +1,300 @@
+//! Whether a preserved namespace can be entered again (spec §6.4 step 6).
+//!
+//! * No `/run/snapd/ns/INSTANCE.mnt`, or a plain file there: build anew.
+//! * `snap.INSTANCE.info` records another base: it must be discarded.
+//! * The base is no longer mounted in it, or a configured home directory is
+//!   not a mount point in it: it should be discarded.
+//! * Otherwise: enter it.
+//!
+//! "The base is still mounted" in our tmpfs-root design: `/` is a tmpfs
+//! holding the base's top-level entries, each bound from the base. The
+//! namespace still has the current base when some mount that is not a
+//! tmpfs, at `/`, at a top-level directory, at `/usr` or below `/usr/`,
+//! comes from the device the base's current revision is on now (the device
+//! of `SNAP_MOUNT_DIR/BASE/REV`, REV = `readlink current`). snapd's check
+//! is the same with `/`, `/usr` and below; the top-level directories are
+//! added because a base need not have `/usr` in our tests and in the tmpfs
+//! design they are exactly where the base shows (host directories there
+//! come from host devices, never from the base's loop device). After a
+//! refresh of the base (a new revision, a new loop device) the namespace is
+//! rebuilt.
+//!
+//! snapd keeps a "should discard" namespace while the snap still has
+//! processes (cgroup tracking); we have no tracking yet and discard it:
+//! running processes keep their old namespace, new ones get the new one.
+
+use std::os::fd::{AsFd, OwnedFd};
+
+use rustix::fs::{Mode, OFlags, openat};
+use rustix::io::Errno;
+use rustix::pipe::{PipeFlags, pipe_with};
+use rustix::process::{WaitOptions, waitpid};
+use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
+use snapcell_core::mountinfo::MountInfoEntry;
+use snapcell_sys::fork::fork_child;
+use snapcell_sys::nsid::owning_user_ns;
+
+use crate::base::Base;
+use crate::debug;
+use crate::error::{Error, Result, SysContext};
+use crate::helper::{NSFS_MAGIC, PROC_SUPER_MAGIC};
+use crate::mountinfo::{read_mountinfo, top_mount_at};
+use crate::paths::{NS_DIR, info_name, preserved_ns_name};
+
+/// What to do with the preserved namespace.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Nothing (usable) is preserved: build one.
+    Absent,
+    /// Enter this one.
+    Keep(OwnedFd),
+    /// Discard it (the reason is for the debug log), then build one.
+    Discard(String),
+}
+
+/// The most of an info file we read.
+const MAX_INFO_SIZE: usize = 4096;
+
+/// The base recorded in `snap.INSTANCE.info` (`base-snap-name=BASE`).
+pub fn recorded_base(ns_dir: &OwnedFd, instance: &str) -> Result<Option<String>> {
+    let name = info_name(instance);
+    let fd = match openat(
+        ns_dir,
+        name.as_str(),
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Ok(None),
+        Err(e) => return Err(Error::sys(format!("cannot open {NS_DIR}/{name}"), e)),
+    };
+    let st = rustix::fs::fstat(&fd).or_die(|| format!("cannot inspect {NS_DIR}/{name}"))?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+        return Err(Error::new(format!("{NS_DIR}/{name} is not a regular file")));
+    }
+    let mut buf = vec![0u8; MAX_INFO_SIZE];
+    let mut len = 0;
+    while len < buf.len() {
+        match rustix::io::read(&fd, &mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(Error::sys(format!("cannot read {NS_DIR}/{name}"), e)),
+        }
+    }
+    let text = String::from_utf8_lossy(&buf[..len]);
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix("base-snap-name="))
+        .map(str::to_owned))
+}
+
+/// Write `snap.INSTANCE.info` (`base-snap-name=BASE\n`, 0644, root).
+pub fn write_info(ns_dir: &OwnedFd, instance: &str, base: &str) -> Result<()> {
+    let name = info_name(instance);
+    let fd = openat(
+        ns_dir,
+        name.as_str(),
+        OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o644),
+    )
+    .or_die(|| format!("cannot open {NS_DIR}/{name}"))?;
+    rustix::fs::fchown(
+        &fd,
+        Some(rustix::process::Uid::ROOT),
+        Some(rustix::process::Gid::ROOT),
+    )
+    .or_die(|| format!("cannot chown {NS_DIR}/{name}"))?;
+    rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o644))
+        .or_die(|| format!("cannot chmod {NS_DIR}/{name}"))?;
+    let text = format!("base-snap-name={base}\n");
+    let n = rustix::io::write(&fd, text.as_bytes())
+        .or_die(|| format!("cannot write {NS_DIR}/{name}"))?;
+    if n != text.len() {
+        return Err(Error::new(format!(
+            "cannot write {NS_DIR}/{name}: short write"
+        )));
+    }
+    Ok(())
+}
+
+/// Where the base shows in a namespace built by us or by snapd.
+fn is_base_place(dir: &str) -> bool {
+    if dir == "/" || dir == "/usr" || dir.starts_with("/usr/") {
+        return true;
+    }
+    dir.strip_prefix('/')
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+}
+
+/// Why a namespace with mount table `table` should be discarded, if it
+/// should (see the module documentation).
+pub fn should_discard(
+    table: &[MountInfoEntry],
+    base_device: (u32, u32),
+    homedirs: &[String],
+) -> Option<String> {
+    let base_there = table.iter().any(|e| {
+        e.fs_type != "tmpfs" && is_base_place(&e.mount_dir) && e.device() == Some(base_device)
+    });
+    if !base_there {
+        return Some(format!(
+            "the base snap (device {}:{}) is no longer mounted in it",
+            base_device.0, base_device.1
+        ));
+    }
+    for home in homedirs {
+        if top_mount_at(table, home).is_none() {
+            return Some(format!("home directory {home} is not mounted in it"));
+        }
+    }
+    None
+}
+
+/// Decide about the preserved namespace of `instance` (caller holds the
+/// snap lock, in the host namespace).
+pub fn inspect(
+    ns_dir: &OwnedFd,
+    instance: &str,
+    base: &Base,
+    homedirs: &[String],
+) -> Result<Verdict> {
+    let name = preserved_ns_name(instance);
+    let fd = match openat(
+        ns_dir,
+        name.as_str(),
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Ok(Verdict::Absent),
+        Err(e) => return Err(Error::sys(format!("cannot open {NS_DIR}/{name}"), e)),
+    };
+    let magic = rustix::fs::fstatfs(&fd)
+        .or_die(|| format!("cannot inspect {NS_DIR}/{name}"))?
+        .f_type as i64;
+    if magic != NSFS_MAGIC && magic != PROC_SUPER_MAGIC {
+        debug!("{NS_DIR}/{name} holds no preserved namespace");
+        return Ok(Verdict::Absent);
+    }
+    // Never join a namespace owned by another user namespace (one a user
+    // could have made and had bound here).
+    let owner = owning_user_ns(fd.as_fd())
+        .or_die(|| format!("cannot inspect the owner of {NS_DIR}/{name}"))?;
+    let owner =
+        rustix::fs::fstat(&owner).or_die(|| "cannot inspect a user namespace".to_owned())?;
+    let ours = rustix::fs::stat("/proc/self/ns/user")
+        .or_die(|| "cannot inspect /proc/self/ns/user".to_owned())?;
+    if (owner.st_dev, owner.st_ino) != (ours.st_dev, ours.st_ino) {
+        return Err(Error::new(format!(
+            "cannot use {NS_DIR}/{name}: the namespace belongs to another user namespace"
+        )));
+    }
+    if let Some(recorded) = recorded_base(ns_dir, instance)?
+        && recorded != base.name
+    {
+        return Ok(Verdict::Discard(format!(
+            "it was built from base {recorded}, now the base is {}",
+            base.name
+        )));
+    }
+    let device = base.device()?;
+    match inspect_inside(&fd, device, homedirs)? {
+        None => Ok(Verdict::Keep(fd)),
+        Some(reason) => Ok(Verdict::Discard(reason)),
+    }
+}
+
+/// Run [`should_discard`] in a child that enters the namespace.
+fn inspect_inside(ns: &OwnedFd, device: (u32, u32), homedirs: &[String]) -> Result<Option<String>> {
+    let (rd, wr) = pipe_with(PipeFlags::CLOEXEC).or_die(|| "cannot create a pipe".to_owned())?;
+    let pid = fork_child(|| {
+        let answer = match move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Mount)) {
+            Err(e) => format!("E cannot enter the preserved mount namespace: {e}"),
+            Ok(()) => match read_mountinfo() {
+                Err(e) => format!("E {e}"),
+                Ok(table) => match should_discard(&table, device, homedirs) {
+                    None => "K".to_owned(),
+                    Some(reason) => format!("D {reason}"),
+                },
+            },
+        };
+        let _ = rustix::io::write(&wr, answer.as_bytes());
+        0
+    })
+    .or_die(|| "cannot fork a process to inspect the preserved namespace".to_owned())?;
+    drop(wr);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match rustix::io::read(&rd, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(Error::sys("cannot read from the inspecting process", e)),
+        }
+    }
+    loop {
+        match waitpid(Some(pid), WaitOptions::empty()) {
+            Ok(_) => break,
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(Error::sys("cannot wait for the inspecting process", e)),
+        }
+    }
+    let answer = String::from_utf8_lossy(&out);
+    match answer.split_at_checked(1) {
+        Some(("K", _)) => Ok(None),
+        Some(("D", reason)) => Ok(Some(reason.trim().to_owned())),
+        Some(("E", msg)) => Err(Error::new(msg.trim().to_owned())),
+        _ => Err(Error::new(
+            "the process inspecting the preserved namespace died",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(lines: &[&str]) -> Vec<MountInfoEntry> {
+        lines
+            .iter()
+            .map(|l| MountInfoEntry::parse(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn the_base_shows_at_its_top_level_entries_or_usr() {
+        let t = table(&[
+            "1 0 0:50 / / rw - tmpfs tmpfs rw",
+            "2 1 7:3 /usr /usr ro master:2 - squashfs /dev/loop3 ro",
+            "3 1 254:0 /etc /etc rw master:4 - ext4 /dev/vda rw",
+            "4 1 7:3 / /snap/core/x1 ro master:2 - squashfs /dev/loop3 ro",
+        ]);
+        assert_eq!(should_discard(&t, (7, 3), &[]), None);
+        let reason = should_discard(&t, (7, 9), &[]).unwrap();
+        assert!(reason.contains("7:9"), "{reason}");
+        // Only under /snap: not the base of this namespace.
+        let t2 = table(&[
+            "1 0 0:50 / / rw - tmpfs tmpfs rw",
+            "4 1 7:3 / /snap/core/x1 ro master:2 - squashfs /dev/loop3 ro",
+        ]);
+        assert!(should_discard(&t2, (7, 3), &[]).is_some());
+        // snapd 2.57's layout: the base is / itself.
+        let t3 = table(&["1 0 7:3 / / ro master:2 - squashfs /dev/loop3 ro"]);
+        assert_eq!(should_discard(&t3, (7, 3), &[]), None);
+        // A tmpfs never counts, whatever its device.
+        let t4 = table(&["1 0 7:3 / /bin rw - tmpfs tmpfs rw"]);
+        assert!(should_discard(&t4, (7, 3), &[]).is_some());
+    }
+
+    #[test]
+    fn home_directories_must_be_mounted() {
+        let t = table(&[
+            "2 1 7:3 /bin /bin ro - squashfs /dev/loop3 ro",
+            "3 1 254:0 /data /data rw - ext4 /dev/vda rw",
+        ]);
+        assert_eq!(should_discard(&t, (7, 3), &["/data".to_owned()]), None);
+        assert!(should_discard(&t, (7, 3), &["/srv/h".to_owned()]).is_some());
+    }
+}
