@@ -1,51 +1,9 @@
 //! `snapcell plan NAME` against a preserved mount namespace, in a throwaway world.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
+use snapcell_test_support::preserve::preserve_namespace;
 use snapcell_test_support::run_in_world;
-
-/// A process in a mount namespace of its own, where /snap/demo/x1/zz-exists
-/// exists; its namespace is preserved at /run/snapd/ns/demo.mnt.
-///
-/// Kernel 6.18 allocates mount namespace ids from per-CPU batches, and can
-/// refuse (EINVAL) to bind a namespace file whose id is lower than the
-/// caller's namespace's, which happens when the two were made on different
-/// CPUs (research/security.md §2). This test is not about that, so it makes
-/// the namespace again on each CPU in turn until the bind is accepted.
-fn preserve_namespace() -> Child {
-    std::fs::create_dir_all("/run/snapd/ns").unwrap();
-    std::fs::write("/run/snapd/ns/demo.mnt", b"").unwrap();
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for attempt in 0..8 * cpus {
-        let mut child = Command::new("taskset")
-            .args(["-c", &(attempt % cpus).to_string(), "unshare", "-m", "--propagation", "private", "sh", "-c"])
-            .arg("mount -t tmpfs none /snap && mkdir -p /snap/demo/x1/zz-exists && echo ready && exec sleep 60")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn unshare");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready");
-        let status = Command::new("mount")
-            .args([
-                "--bind",
-                &format!("/proc/{}/ns/mnt", child.id()),
-                "/run/snapd/ns/demo.mnt",
-            ])
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        if status.success() {
-            return child;
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
-    }
-    panic!("cannot preserve a mount namespace on any CPU");
-}
 
 fn plan(name: &str) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_snapcell"))
@@ -57,7 +15,10 @@ fn plan(name: &str) -> std::process::Output {
 #[test]
 fn plan_name_looks_at_the_preserved_namespace() {
     run_in_world(|_w| {
-        let mut child = preserve_namespace();
+        let mut child = preserve_namespace(
+            "demo",
+            "mount -t tmpfs none /snap && mkdir -p /snap/demo/x1/zz-exists",
+        );
         std::fs::create_dir_all("/var/lib/snapd/mount").unwrap();
         std::fs::write(
             "/var/lib/snapd/mount/snap.demo.fstab",
