@@ -1074,11 +1074,14 @@ impl Executor<'_> {
         if meta.kind != FileKind::Dir {
             return Err(ExecError::sys("cannot read directory", dir, Errno::NOTDIR));
         }
-        // Look at the original before the tmpfs hides it.
-        let listing = self
+        // Look at the original before the tmpfs hides it. In name order, as
+        // snapd's Go `ReadDir` returns it (not the kernel's readdir order): the
+        // mimic's entries, and so the saved profile, come in that order.
+        let mut listing = self
             .sys
             .read_dir(dir)
             .map_err(|e| ExecError::sys("cannot read directory", dir, e))?;
+        listing.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         let mut children: Vec<(String, MimicChild)> = Vec::new();
         for (name, _) in listing {
             let path = join(dir, &name);

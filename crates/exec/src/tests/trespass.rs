@@ -12,12 +12,14 @@ fn a_mount_point_under_the_hosts_etc_gets_a_mimic_instead_of_a_write() {
     let initial = fs.state();
     let desired = profile(&["/snap/app/1/data /etc/app none rbind,rw,x-snapd.origin=layout 0 0"]);
     let out = ok(&mut fs, &Profile::default(), &desired);
+    // The mimic's entries in name order (snapd's ReadDir sorts), not in the
+    // order the directory lists them (ssl was made before hostname).
     assert_eq!(
         lines(&out.profile),
         vec![
             "tmpfs /etc tmpfs x-snapd.synthetic,x-snapd.needed-by=/etc/app,mode=0755,uid=0,gid=0 0 0",
-            "/etc/ssl /etc/ssl none rbind,x-snapd.synthetic,x-snapd.needed-by=/etc/app,x-snapd.detach 0 0",
             "/etc/hostname /etc/hostname none bind,x-snapd.kind=file,x-snapd.synthetic,x-snapd.needed-by=/etc/app 0 0",
+            "/etc/ssl /etc/ssl none rbind,x-snapd.synthetic,x-snapd.needed-by=/etc/app,x-snapd.detach 0 0",
             "/snap/app/1/data /etc/app none rbind,rw,x-snapd.origin=layout 0 0",
         ]
     );
