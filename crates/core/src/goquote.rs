@@ -3,6 +3,16 @@
 
 /// Quote `s` as Go's `strconv.Quote` does for valid UTF-8 text.
 pub fn quote(s: &str) -> String {
+    quote_with(s, is_print)
+}
+
+/// Quote `s` as Go's `strconv.QuoteToASCII` does: like [`quote`], but every
+/// character outside printable ASCII is escaped.
+pub fn quote_to_ascii(s: &str) -> String {
+    quote_with(s, |c| (' '..='~').contains(&c))
+}
+
+fn quote_with(s: &str, printable: fn(char) -> bool) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -16,7 +26,7 @@ pub fn quote(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\u{0b}' => out.push_str("\\v"),
-            c if is_print(c) => out.push(c),
+            c if printable(c) => out.push(c),
             c if (c as u32) < 0x20 || c == '\u{7f}' => {
                 out.push_str(&format!("\\x{:02x}", c as u32))
             }
@@ -45,7 +55,7 @@ fn is_print(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::quote;
+    use super::{quote, quote_to_ascii};
 
     #[test]
     fn quotes_like_go() {
@@ -54,5 +64,6 @@ mod tests {
         assert_eq!(quote("\n\t\u{1}"), "\"\\n\\t\\x01\"");
         assert_eq!(quote("é"), "\"é\"");
         assert_eq!(quote("\u{200b}"), "\"\\u200b\"");
+        assert_eq!(quote_to_ascii("é\u{1}a"), "\"\\u00e9\\x01a\"");
     }
 }

@@ -24,7 +24,7 @@ use yaml_serde::value::{Tag, TaggedValue};
 use yaml_serde::{Mapping, Number, Value};
 
 use crate::entry::MountEntry;
-use crate::goquote::quote;
+use crate::goquote::{quote, quote_to_ascii};
 use crate::layout::{self, Layout, LayoutError, ModeError};
 use crate::naming;
 
@@ -903,30 +903,6 @@ fn layout_item(path: &str, y: LayoutYaml) -> Result<Layout, SnapYamlError> {
 // ---------------------------------------------------------------------------
 // Validation helpers.
 
-/// Go's `strconv.QuoteToASCII`.
-fn quote_to_ascii(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{07}' => out.push_str("\\a"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{0b}' => out.push_str("\\v"),
-            ' '..='~' => out.push(c),
-            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
-}
 
 /// Go's `%q` of a byte (a rune literal); only used for ASCII graphic bytes.
 fn quote_byte(c: u8) -> String {
