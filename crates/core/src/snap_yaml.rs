@@ -903,7 +903,6 @@ fn layout_item(path: &str, y: LayoutYaml) -> Result<Layout, SnapYamlError> {
 // ---------------------------------------------------------------------------
 // Validation helpers.
 
-
 /// Go's `%q` of a byte (a rune literal); only used for ASCII graphic bytes.
 fn quote_byte(c: u8) -> String {
     match c {
