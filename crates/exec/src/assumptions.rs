@@ -127,8 +127,9 @@ impl Assumptions {
 
     /// Allow writing at and below these paths.
     pub fn add_unrestricted_paths(&mut self, paths: &[&str]) {
+        // Kept cleaned: `is_restricted` runs several times per directory made.
         self.unrestricted
-            .extend(paths.iter().map(|p| (*p).to_owned()));
+            .extend(paths.iter().map(|p| paths::clean(p)));
     }
 
     /// Create directories matching `glob` with `mode` instead of 0755.
@@ -162,8 +163,10 @@ impl Assumptions {
     /// Whether writing on the way to `path` is checked directory by directory.
     pub fn is_restricted(&self, path: &str) -> bool {
         !self.unrestricted.iter().any(|p| {
-            let p = paths::clean(p);
-            p == "/" || p == path || path.starts_with(&format!("{p}/"))
+            p == "/"
+                || path
+                    .strip_prefix(p.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
         })
     }
 

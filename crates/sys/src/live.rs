@@ -74,6 +74,45 @@
 //! swapped it), then `fchown` and `fchmod` it, so the mode is exact whatever
 //! the umask (and set-id bits survive the chown).
 //!
+//! # Directory descriptor cache
+//!
+//! Resolving every path from the root again made each layout entry cost
+//! about ten `openat2` walks (a `mkdir` walk of `/srv/ro/l` checks and
+//! creates at `/`, `/srv` and `/srv/ro`, each call re-walking its parent from
+//! `/`). So the `O_PATH` descriptors of directories resolved as above (no
+//! symlink at any component) are kept by path, and a later lookup starts from
+//! the longest kept ancestor instead of the root, still with
+//! `RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH` for the
+//! rest (a single name, usually). Why that is as safe as walking from `/`:
+//!
+//! * A kept descriptor pins the directory (dentry and mount) it was resolved
+//!   to, and that resolution followed no symlink. Operating relative to it
+//!   is exactly what each call already did between its walk and its `*at`
+//!   call; the cache only makes that window longer. Someone who can rename
+//!   a component in the meantime could already win the race within a call;
+//!   no symlink is ever followed either way, and the object acted on is
+//!   always a real directory that the safe walk found.
+//! * What a path leads to changes under our own hands only by a mount, an
+//!   unmount or a removal. A mount over a kept directory or over one of its
+//!   ancestors makes the path lead into the new mount while the descriptor
+//!   still points into the covered tree; with mount propagation, a mount
+//!   made at one path can also appear at others (a peer of a shared mount),
+//!   so a prefix test on the target is not enough. Hence every
+//!   [`System::bind`], [`System::mount_fs`], [`System::bind_from_aside`],
+//!   [`System::unmount`] and [`System::remove`] empties the whole cache,
+//!   whatever its result. `mkdir`, `mkfile` and `symlink` only add new names,
+//!   which no kept path can go through (a kept directory exists, so creating
+//!   at its name fails), and the directory `mkdir` made is kept itself.
+//!   `set_propagation` and `set_aside` change no path.
+//! * Lookups relative to a kept descriptor cross mount points below it as
+//!   any lookup does; only mounts above it are not seen, and those empty
+//!   the cache.
+//! * [`System::stat`] (which follows symlinks) never uses the cache.
+//!
+//! The cache holds at most [`DIR_CACHE_MAX`] descriptors (emptied when full);
+//! in practice it is emptied at every mount, so it holds the few directories
+//! of one entry.
+//!
 //! [`System::is_mount_point`] asks `statx` (`STATX_ATTR_MOUNT_ROOT`) about
 //! the safely opened path: it tells whether the object the path leads to now
 //! is the root of a mount. A missing path is not a mount point.
@@ -81,6 +120,7 @@
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
 
 use linux_raw_sys::general as raw;
 use rustix::fs::{
@@ -101,13 +141,19 @@ use crate::system::{AsideId, Errno, FileKind, FileMeta, FsMeta, MountFlags, SysR
 /// (`EAGAIN`) is tried again.
 const RESOLVE_RETRIES: usize = 32;
 
+/// At most how many directory descriptors [`LiveSystem`] keeps (see the
+/// module's "Directory descriptor cache").
+pub const DIR_CACHE_MAX: usize = 64;
+
 /// `ST_RDONLY` in `statfs.f_flags`.
 const ST_RDONLY: i64 = 1;
 
 /// The system, resolved from a root directory descriptor.
 #[derive(Debug)]
 pub struct LiveSystem {
-    root: OwnedFd,
+    root: Arc<OwnedFd>,
+    /// Directories resolved safely, by absolute path (never `/`).
+    dirs: HashMap<String, Arc<OwnedFd>>,
     /// Whether `root` is the process's `/` (then `umount2` gets the literal
     /// path; otherwise a path through `/proc/self/fd/ROOT`).
     root_is_slash: bool,
@@ -125,7 +171,8 @@ impl LiveSystem {
             Mode::empty(),
         )?;
         Ok(LiveSystem {
-            root,
+            root: Arc::new(root),
+            dirs: HashMap::new(),
             root_is_slash: true,
             asides: HashMap::new(),
             next_aside: 1,
@@ -137,7 +184,8 @@ impl LiveSystem {
     /// enough): `/x` means `x` below it. Used by tests.
     pub fn with_root(root: OwnedFd) -> LiveSystem {
         LiveSystem {
-            root,
+            root: Arc::new(root),
+            dirs: HashMap::new(),
             root_is_slash: false,
             asides: HashMap::new(),
             next_aside: 1,
@@ -151,12 +199,48 @@ impl LiveSystem {
         self.legacy = legacy;
     }
 
-    /// `openat2` below the root, refusing symlinks anywhere.
+    /// Forget every kept directory descriptor (after anything that may
+    /// change what a path leads to).
+    fn forget_dirs(&mut self) {
+        self.dirs.clear();
+    }
+
+    /// Keep `fd`, a directory resolved safely, as `path`'s.
+    fn keep_dir(&mut self, path: &str, fd: Arc<OwnedFd>) {
+        if self.dirs.len() >= DIR_CACHE_MAX {
+            self.dirs.clear();
+        }
+        self.dirs.insert(path.to_owned(), fd);
+    }
+
+    /// The longest kept ancestor of the checked, non-root `path` (the root
+    /// if none) and the rest of the path below it.
+    fn start_of<'p>(&self, path: &'p str) -> (Arc<OwnedFd>, &'p str) {
+        let mut end = path.len();
+        while let Some(i) = path[..end].rfind('/') {
+            if i == 0 {
+                break;
+            }
+            if let Some(fd) = self.dirs.get(&path[..i]) {
+                return (fd.clone(), &path[i + 1..]);
+            }
+            end = i;
+        }
+        (self.root.clone(), &path[1..])
+    }
+
+    /// `openat2` below the root (from the longest kept ancestor), refusing
+    /// symlinks anywhere.
     fn resolve(&self, path: &str, flags: OFlags) -> SysResult<OwnedFd> {
         let rel = relative(path)?;
+        let (start, rest) = if rel == "." {
+            (self.root.clone(), rel)
+        } else {
+            self.start_of(path)
+        };
         openat2_retry(
-            self.root.as_fd(),
-            rel,
+            start.as_fd(),
+            rest,
             flags | OFlags::CLOEXEC,
             ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::BENEATH,
         )
@@ -167,13 +251,21 @@ impl LiveSystem {
         self.resolve(path, OFlags::PATH)
     }
 
-    /// An `O_PATH` descriptor of the directory `path`.
-    fn open_dir(&self, path: &str) -> SysResult<OwnedFd> {
-        self.resolve(path, OFlags::PATH | OFlags::DIRECTORY)
+    /// An `O_PATH` descriptor of the directory `path`, kept.
+    fn open_dir(&mut self, path: &str) -> SysResult<Arc<OwnedFd>> {
+        if relative(path)? == "." {
+            return Ok(self.root.clone());
+        }
+        if let Some(fd) = self.dirs.get(path) {
+            return Ok(fd.clone());
+        }
+        let fd = Arc::new(self.resolve(path, OFlags::PATH | OFlags::DIRECTORY)?);
+        self.keep_dir(path, fd.clone());
+        Ok(fd)
     }
 
     /// The parent directory of `path` (opened safely) and the last name.
-    fn open_parent<'p>(&self, path: &'p str) -> SysResult<(OwnedFd, &'p str)> {
+    fn open_parent<'p>(&mut self, path: &'p str) -> SysResult<(Arc<OwnedFd>, &'p str)> {
         let (parent, name) = split(path)?;
         Ok((self.open_dir(parent)?, name))
     }
@@ -473,7 +565,10 @@ impl System for LiveSystem {
     }
 
     fn statfs(&mut self, path: &str) -> SysResult<FsMeta> {
-        let st = fstatfs(self.open_path(path)?)?;
+        let st = match self.dirs.get(path) {
+            Some(fd) => fstatfs(fd)?,
+            None => fstatfs(self.open_path(path)?)?,
+        };
         Ok(FsMeta {
             magic: st.f_type as i64,
             read_only: (st.f_flags as i64) & ST_RDONLY != 0,
@@ -507,6 +602,13 @@ impl System for LiveSystem {
             Mode::empty(),
         )?;
         finish_new(&made, &dir, FileKind::Dir, mode, uid, gid)?;
+        // Made by us and checked: the next level of a creation walk starts here.
+        let path = if parent == "/" {
+            format!("/{name}")
+        } else {
+            format!("{parent}/{name}")
+        };
+        self.keep_dir(&path, Arc::new(made));
         Ok(true)
     }
 
@@ -572,6 +674,7 @@ impl System for LiveSystem {
 
     fn remove(&mut self, path: &str) -> SysResult<()> {
         let (dir, name) = self.open_parent(path)?;
+        self.forget_dirs();
         let flags = match kind_at(dir.as_fd(), name)? {
             FileKind::Dir => AtFlags::REMOVEDIR,
             _ => AtFlags::empty(),
@@ -589,6 +692,7 @@ impl System for LiveSystem {
         relative(target)?;
         let src = self.open_path(source)?;
         let dst = self.open_path(target)?;
+        self.forget_dirs();
         let tree = clone_tree(src.as_fd(), recursive)?;
         if read_only {
             let attr = raw::mount_attr {
@@ -619,6 +723,7 @@ impl System for LiveSystem {
             return Err(Errno::INVAL);
         }
         let dst = self.open_path(target)?;
+        self.forget_dirs();
         let mut target_name = None;
         if !self.legacy && !flags.contains(MountFlags::POSIXACL) {
             match self.mount_fs_new_api(source, dst.as_fd(), fstype, flags, data) {
@@ -689,6 +794,7 @@ impl System for LiveSystem {
         // Refuses a symlink at any component; closed again at once, or the
         // descriptor itself would keep the mount busy.
         drop(self.open_path(target)?);
+        self.forget_dirs();
         let mut flags = UnmountFlags::NOFOLLOW;
         if detach {
             flags |= UnmountFlags::DETACH;
@@ -748,6 +854,7 @@ impl System for LiveSystem {
             ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::BENEATH,
         )?;
         let dst = self.open_path(target)?;
+        self.forget_dirs();
         let clone = clone_tree(src.as_fd(), recursive)?;
         attach(clone.as_fd(), dst.as_fd())
     }
