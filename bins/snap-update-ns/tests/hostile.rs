@@ -258,7 +258,7 @@ fn dot_dot_in_a_mount_point_is_resolved_lexically_not_through_symlinks() {
         let mut holder = preserve_namespace(
             "app",
             &format!(
-                "set -e\nmount -o remount,bind,ro /\nmkdir -p /tmp/h\nln -s {EVIL} /tmp/h/link"
+                "set -e\nmount -o remount,bind,ro /\nmkdir -p /tmp/h\nln -sfn {EVIL} /tmp/h/link"
             ),
         );
         write(
