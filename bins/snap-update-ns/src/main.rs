@@ -90,16 +90,8 @@ fn run(args: &UpdateNsArgs) -> Result<Exit, String> {
     } else {
         Some(snapcell_confine::lock::lock_snap(instance).map_err(|e| e.to_string())?)
     };
-    if args.should_setns {
-        let ns_file = format!("/run/snapd/ns/{instance}.mnt");
-        match enter_mount_namespace(Path::new(&ns_file)) {
-            Ok(()) => {}
-            Err(NsError::NotPreserved(_)) => return Ok(Exit::NoNamespace),
-            Err(NsError::Setns { err, .. }) if err == rustix::io::Errno::INVAL => {
-                return Ok(Exit::NoNamespace);
-            }
-            Err(e) => return Err(e.to_string()),
-        }
+    if args.should_setns && !enter(&format!("/run/snapd/ns/{instance}.mnt"))? {
+        return Ok(Exit::NoNamespace);
     }
     let desired_path = format!("/var/lib/snapd/mount/snap.{instance}.fstab");
     let current_path = format!("/run/snapd/ns/snap.{instance}.fstab");
@@ -125,22 +117,26 @@ fn run(args: &UpdateNsArgs) -> Result<Exit, String> {
     Ok(Exit::Done)
 }
 
+/// Enter the namespace preserved at `ns_file`; `Ok(false)` when there is
+/// none (missing, a plain file, or EINVAL from setns), which snapd treats as
+/// nothing to update.
+fn enter(ns_file: &str) -> Result<bool, String> {
+    match enter_mount_namespace(Path::new(ns_file)) {
+        Ok(()) => Ok(true),
+        Err(NsError::NotPreserved(_)) => Ok(false),
+        Err(NsError::Setns { err, .. }) if err == rustix::io::Errno::INVAL => Ok(false),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// The per-user profile: expanded, applied in the caller's namespace (snap-confine
 /// made it for this user) or the preserved per-user one; never saved.
 fn run_user(args: &UpdateNsArgs) -> Result<Exit, String> {
     let instance = &args.instance_name;
     let uid = rustix::process::getuid().as_raw();
     let gid = rustix::process::getgid().as_raw();
-    if args.should_setns {
-        let ns_file = format!("/run/snapd/ns/{instance}.{}.mnt", args.uid);
-        match enter_mount_namespace(Path::new(&ns_file)) {
-            Ok(()) => {}
-            Err(NsError::NotPreserved(_)) => return Ok(Exit::NoNamespace),
-            Err(NsError::Setns { err, .. }) if err == rustix::io::Errno::INVAL => {
-                return Ok(Exit::NoNamespace);
-            }
-            Err(e) => return Err(e.to_string()),
-        }
+    if args.should_setns && !enter(&format!("/run/snapd/ns/{instance}.{}.mnt", args.uid))? {
+        return Ok(Exit::NoNamespace);
     }
     let desired_path = format!("/var/lib/snapd/mount/snap.{instance}.user-fstab");
     let mut desired = load_profile(Path::new(&desired_path)).map_err(|e| e.to_string())?;
