@@ -1,6 +1,7 @@
 //! The system layer of snapcell.
 
 pub mod creds;
+pub mod flock;
 pub mod fork;
 pub mod fsview;
 pub mod hygiene;
