@@ -6,11 +6,13 @@
 //!    legacy `TAG.bin`; waiting for it as snapd does), make sure the void
 //!    directory exists;
 //! 2. drop to the invoking user's uid and gid for good (supplementary
-//!    groups kept), keeping only `CAP_SYS_ADMIN` when a filter has to be
-//!    loaded (snapd does not set `no_new_privs`);
+//!    groups kept), keeping only `CAP_SYS_ADMIN`, which loading filters
+//!    and a Landlock domain needs (snapd does not set `no_new_privs`);
 //! 3. as the user: create `SNAP_USER_DATA`;
-//! 4. load the filters (the terminal-injection guard first, then the
-//!    profile's deny and allow programs), then drop `CAP_SYS_ADMIN`;
+//! 4. load the terminal-injection guard (restricted profiles), apply the
+//!    minimal Landlock domain (the AppArmor ptrace-rule substitute), load
+//!    the profile's deny and allow programs, then drop `CAP_SYS_ADMIN`
+//!    (see [`drop_and_confine`] for why in this order);
 //! 5. restore the umask and working directory, build the environment, make
 //!    every descriptor the launcher opened close-on-exec.
 //!
@@ -25,6 +27,7 @@ use std::time::Duration;
 use rustix::fs::{FileType, Mode, OFlags};
 use snapcell_sys::creds::{KeepCapability, drop_privileges};
 use snapcell_sys::hygiene::{self, EnvConfinement};
+use snapcell_sys::landlock::{RulesetStatus, restrict_self_minimal};
 use snapcell_sys::seccomp::{SeccompProgram, load_profile_waiting};
 
 use crate::debug;
@@ -49,24 +52,53 @@ pub fn prepare_seccomp(tag: &str, wait: Duration) -> Result<SeccompProgram> {
 }
 
 /// Steps 2–4.
+///
+/// The order: drop to the user keeping `CAP_SYS_ADMIN`, create
+/// `SNAP_USER_DATA`, the terminal-injection filter (restricted profiles
+/// only, as before), the minimal Landlock domain, the profile's own
+/// filters, then release `CAP_SYS_ADMIN`. The profile's filters come after
+/// the filter and the domain snap-confine adds itself, so that these are
+/// never subject to the profile: snapd's profiles fail every system call
+/// they do not list with `EPERM`, and the Landlock system calls are not
+/// in snapd 2.57's template. Behind such a profile the Landlock library
+/// would take the `EPERM` for "no Landlock in this kernel" and silently
+/// apply nothing. After the profile only `capset`/`prctl` (the release),
+/// and the cwd, descriptor and `execve` steps remain, as with snapd.
+/// Seccomp filters stack, so their order changes nothing for the app.
 pub fn drop_and_confine(program: &SeccompProgram, user_data: Option<&OsStr>) -> Result<()> {
-    let keep = if program.is_unrestricted() {
-        KeepCapability::Nothing
-    } else {
-        KeepCapability::SysAdmin
-    };
-    let mut dropped = drop_privileges(keep).map_err(|e| Error::new(e.to_string()))?;
+    // Always kept now: Landlock, like seccomp, needs it without no_new_privs.
+    let mut dropped =
+        drop_privileges(KeepCapability::SysAdmin).map_err(|e| Error::new(e.to_string()))?;
     hygiene::set_dumpable(false).map_err(|e| Error::new(e.to_string()))?;
     if let Some(dir) = user_data {
         create_user_data(dir)?;
     }
     if !program.is_unrestricted() {
         hygiene::harden_tty().map_err(|e| Error::new(e.to_string()))?;
-        program.install().map_err(|e| Error::new(e.to_string()))?;
     }
+    apply_landlock()?;
+    program.install().map_err(|e| Error::new(e.to_string()))?;
     dropped
         .release_sys_admin()
         .map_err(|e| Error::new(e.to_string()))
+}
+
+/// The minimal Landlock domain ([`restrict_self_minimal`]): the app can no
+/// longer reach processes outside its domain through `ptrace` or their
+/// `/proc/PID/{root,cwd,mem,...}` (AppArmor's ptrace rules do that for
+/// snapd). On a kernel without Landlock the launch goes on without it (a
+/// debug line says so); any other failure is fatal.
+fn apply_landlock() -> Result<()> {
+    let status = restrict_self_minimal().map_err(|e| Error::new(e.to_string()))?;
+    match status.ruleset {
+        RulesetStatus::NotEnforced => {
+            debug!("Landlock is not available on this kernel: no Landlock domain");
+        }
+        RulesetStatus::FullyEnforced | RulesetStatus::PartiallyEnforced => {
+            debug!("Landlock domain applied ({:?})", status.ruleset);
+        }
+    }
+    Ok(())
 }
 
 /// `mkdir -p SNAP_USER_DATA` (0755) as the invoking user.

@@ -2,15 +2,16 @@
 //! (spec §6.3 step 3): the host's mount namespace, shared propagation of
 //! the snap mount directory, and `/run/snapd/ns` as a private mount.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 use rustix::fs::{Mode, OFlags, fstat};
 use rustix::io::Errno;
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
+use snapcell_core::mountinfo::MountInfoEntry;
 
 use crate::debug;
 use crate::error::{Result, SysContext};
-use crate::mountinfo::{read_mountinfo, top_mount_at};
+use crate::mountinfo::{read_mountinfo, read_mounts_at, top_mount_at};
 use crate::mounts::{Propagation, make, rbind};
 use crate::paths::NS_DIR;
 use crate::safefs::mkdir_all;
@@ -26,8 +27,12 @@ use crate::safefs::mkdir_all;
 /// a debug line saying so; a set-user-ID caller is refused, since it could
 /// be running us from inside a namespace it shaped. Any other failure is
 /// fatal.
-pub fn join_host_mount_ns() -> Result<()> {
+///
+/// Returns a descriptor of the namespace the process is in afterwards.
+pub fn join_host_mount_ns() -> Result<OwnedFd> {
     let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+    let own = rustix::fs::open("/proc/self/ns/mnt", flags, Mode::empty())
+        .or_die(|| "cannot open /proc/self/ns/mnt".to_owned())?;
     let init = match rustix::fs::open("/proc/1/ns/mnt", flags, Mode::empty()) {
         Ok(fd) => fd,
         Err(err @ (Errno::ACCESS | Errno::PERM)) => {
@@ -43,29 +48,42 @@ pub fn join_host_mount_ns() -> Result<()> {
                 "cannot inspect the mount namespace of pid 1 ({}); using the current one as the host's",
                 crate::error::strerror(err)
             );
-            return Ok(());
+            return Ok(own);
         }
         Err(err) => return Err(crate::error::Error::sys("cannot open /proc/1/ns/mnt", err)),
     };
-    let own = rustix::fs::open("/proc/self/ns/mnt", flags, Mode::empty())
-        .or_die(|| "cannot open /proc/self/ns/mnt".to_owned())?;
     let a = fstat(&init).or_die(|| "cannot inspect /proc/1/ns/mnt".to_owned())?;
     let b = fstat(&own).or_die(|| "cannot inspect /proc/self/ns/mnt".to_owned())?;
     if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino) {
-        return Ok(());
+        return Ok(own);
     }
     debug!("joining the mount namespace of pid 1");
     move_into_link_name_space(init.as_fd(), Some(LinkNameSpaceType::Mount))
-        .or_die(|| "cannot join the mount namespace of pid 1".to_owned())
+        .or_die(|| "cannot join the mount namespace of pid 1".to_owned())?;
+    Ok(init)
+}
+
+/// The host preparation before a namespace is built (caller holds the
+/// global lock): [`ensure_shared_snap_mount`] and [`init_ns_dir`], from
+/// one reading of the mount table (of which only the three mount points
+/// that matter are parsed).
+pub fn prepare_host(snap_mount_dir: &str) -> Result<()> {
+    let table = read_mounts_at(&["/", snap_mount_dir, NS_DIR])?;
+    ensure_shared_snap_mount_in(&table, snap_mount_dir)?;
+    // Binding the snap mount directory changed nothing at /run/snapd/ns.
+    init_ns_dir_in(&table)
 }
 
 /// Make sure mount events under the snap mount directory propagate to the
 /// namespaces snap-confine makes: if neither `/` nor `snap_mount_dir` is
 /// shared, self-bind `snap_mount_dir` (recursively) and make it rshared.
 pub fn ensure_shared_snap_mount(snap_mount_dir: &str) -> Result<()> {
-    let table = read_mountinfo()?;
+    ensure_shared_snap_mount_in(&read_mountinfo()?, snap_mount_dir)
+}
+
+fn ensure_shared_snap_mount_in(table: &[MountInfoEntry], snap_mount_dir: &str) -> Result<()> {
     let shared =
-        |dir: &str| top_mount_at(&table, dir).is_some_and(|e| e.propagation().shared.is_some());
+        |dir: &str| top_mount_at(table, dir).is_some_and(|e| e.propagation().shared.is_some());
     if shared("/") || shared(snap_mount_dir) {
         return Ok(());
     }
@@ -77,16 +95,20 @@ pub fn ensure_shared_snap_mount(snap_mount_dir: &str) -> Result<()> {
 /// the namespace files bound into it never propagate anywhere (a namespace
 /// holding a reference to itself would never be freed).
 pub fn init_ns_dir() -> Result<()> {
+    init_ns_dir_in(&read_mountinfo()?)
+}
+
+/// [`init_ns_dir`] with the current mount table.
+fn init_ns_dir_in(table: &[MountInfoEntry]) -> Result<()> {
     drop(mkdir_all(NS_DIR, 0o755)?);
-    let table = read_mountinfo()?;
-    let top = top_mount_at(&table, NS_DIR);
+    let top = top_mount_at(table, NS_DIR);
     if top.is_none() {
         rbind(NS_DIR, NS_DIR)?;
     }
     let is_shared = match top {
         Some(entry) => entry.propagation().shared.is_some(),
         // A fresh self-bind of a shared parent is shared.
-        None => top_mount_at(&read_mountinfo()?, NS_DIR)
+        None => top_mount_at(&read_mounts_at(&[NS_DIR])?, NS_DIR)
             .is_some_and(|e| e.propagation().shared.is_some()),
     };
     if is_shared {

@@ -7,6 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 
+use rustix::io::Errno;
 use rustix::process::{Uid, geteuid, getuid};
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 use snapcell_core::entry::MountEntry;
@@ -19,7 +20,7 @@ use crate::confinement;
 use crate::debug;
 use crate::discard::discard_files;
 use crate::error::{Error, Result, SysContext};
-use crate::helper::{CaptureHelper, open_own_mount_ns, unshare_preservable_mount_ns};
+use crate::helper::{preserve_own_mount_ns, unshare_preservable_mount_ns};
 use crate::host;
 use crate::lock::{lock_global, lock_snap};
 use crate::log;
@@ -27,7 +28,7 @@ use crate::paths::{NS_DIR, VOID_DIR, current_profile_name, info_name, snap_mount
 use crate::profile::{apply_mount_profile, load_desired};
 use crate::request::{Invocation, Request, debug_enabled, parse_request};
 use crate::reuse::{Verdict, inspect, write_info};
-use crate::safefs::{open_dir, verify_trusted_dir};
+use crate::safefs::{open_dir, open_dir_errno, verify_trusted_dir};
 use crate::system::{Distro, read_homedirs};
 
 /// What happened to the snap's mount namespace.
@@ -142,8 +143,16 @@ fn exec(req: &Request, env: &[(OsString, OsString)]) -> Error {
     Error::new(format!("cannot execute {}: {err}", exe.to_string_lossy()))
 }
 
-/// Spec §6.3 step 3 and §6.4: host preparation under the global lock, then
-/// under the snap lock either join the preserved namespace or build one.
+/// Spec §6.3 step 3 and §6.4: under the snap lock, join the preserved
+/// namespace or build one.
+///
+/// The warm path is: snap lock, open and check the preserved namespace
+/// (which enters it), unlock. The host preparation of §6.3 step 3 (shared
+/// snap mounts, `/run/snapd/ns` a private mount, under the global lock)
+/// only matters for building and preserving a namespace, so it is done
+/// only on that path. The global lock is then taken while the snap lock is
+/// held; that order is safe because nothing takes a snap lock while
+/// holding the global lock (see [`crate::lock`]).
 pub fn enter_snap_namespace(req: &Request, base: &Base, smd: &str) -> Result<NamespaceOutcome> {
     let distro = Distro::probe();
     if distro.is_core16 && req.base == "core" {
@@ -151,48 +160,58 @@ pub fn enter_snap_namespace(req: &Request, base: &Base, smd: &str) -> Result<Nam
             "cannot run snap with base core on Ubuntu Core 16: legacy mode is not supported",
         ));
     }
-    host::join_host_mount_ns()?;
-    {
-        let global = lock_global()?;
-        host::ensure_shared_snap_mount(smd)?;
-        host::init_ns_dir()?;
-        global.unlock();
-    }
-    log::stage("host setup");
+    let host_ns = host::join_host_mount_ns()?;
     let lock = lock_snap(&req.instance_name)?;
     log::stage("snap lock");
     let homedirs = read_homedirs()?;
-    let ns_dir = open_dir(NS_DIR)?;
-    let verdict = inspect(&ns_dir, &req.instance_name, base, &homedirs)?;
+    let verdict = match open_dir_errno(NS_DIR) {
+        Ok(ns_dir) => inspect(&ns_dir, &req.instance_name, base, &homedirs, &host_ns)?,
+        Err(Errno::NOENT) => Verdict::Absent,
+        Err(e) => return Err(Error::sys(format!("cannot open directory {NS_DIR}"), e)),
+    };
     log::stage("inspect preserved namespace");
     let outcome = match verdict {
-        Verdict::Keep(fd) => {
+        Verdict::Joined => {
             debug!(
                 "joining the preserved mount namespace {NS_DIR}/{}.mnt",
                 req.instance_name
             );
-            move_into_link_name_space(fd.as_fd(), Some(LinkNameSpaceType::Mount)).or_die(|| {
-                format!(
-                    "cannot join the preserved mount namespace of {}",
-                    req.instance_name
-                )
-            })?;
             NamespaceOutcome::Joined
         }
         Verdict::Discard(reason) => {
             debug!("discarding the preserved mount namespace: {reason}");
             discard_files(&req.instance_name)?;
-            construct(req, base, smd, &homedirs, &distro, &ns_dir)?;
+            build(req, base, smd, &homedirs, &distro, &host_ns)?;
             NamespaceOutcome::Built
         }
         Verdict::Absent => {
-            construct(req, base, smd, &homedirs, &distro, &ns_dir)?;
+            build(req, base, smd, &homedirs, &distro, &host_ns)?;
             NamespaceOutcome::Built
         }
     };
     lock.unlock();
     log::stage("mount namespace");
     Ok(outcome)
+}
+
+/// Prepare the host under the global lock, then construct.
+fn build(
+    req: &Request,
+    base: &Base,
+    smd: &str,
+    homedirs: &[String],
+    distro: &Distro,
+    host_ns: &OwnedFd,
+) -> Result<()> {
+    {
+        let global = lock_global()?;
+        host::prepare_host(smd)?;
+        global.unlock();
+    }
+    log::stage("host setup");
+    // Opened after prepare_host: /run/snapd/ns may have just become a mount.
+    let ns_dir = open_dir(NS_DIR)?;
+    construct(req, base, smd, homedirs, distro, &ns_dir, host_ns)
 }
 
 /// The directory of the running snap-confine, bound onto `/usr/lib/snapd`
@@ -230,14 +249,13 @@ fn construct(
     homedirs: &[String],
     distro: &Distro,
     ns_dir: &OwnedFd,
+    host_ns: &OwnedFd,
 ) -> Result<()> {
     let instance = req.instance_name.as_str();
     debug!("constructing a new mount namespace for snap {instance}");
     let desired = load_desired(instance)?;
     let tools = snapd_tools_dir(base, distro)?;
     let scratch = bootstrap::create_scratch_dir()?;
-    let host_ns = open_own_mount_ns()?;
-    let mut helper = CaptureHelper::spawn(instance, Some(scratch.clone()))?;
     log::stage("prepare construction");
     let cfg = Config {
         instance,
@@ -247,17 +265,19 @@ fn construct(
         distro,
         snapd_tools_dir: tools.as_deref(),
     };
-    let result = build_and_preserve(&cfg, &scratch, &host_ns, &desired, ns_dir, &mut helper);
+    let result = build_and_preserve(&cfg, &scratch, host_ns, &desired, ns_dir);
     if result.is_err() {
         // Nothing was preserved (that is the last step); leave no trace.
-        helper.cleanup();
+        // The scratch directory is the host's: go back there to remove it
+        // (the process exits with the error next).
+        if move_into_link_name_space(host_ns.as_fd(), Some(LinkNameSpaceType::Mount)).is_ok() {
+            bootstrap::remove_scratch_dir(&scratch);
+        }
         for name in [current_profile_name(instance), info_name(instance)] {
             let _ = rustix::fs::unlinkat(ns_dir, name.as_str(), rustix::fs::AtFlags::empty());
         }
     }
-    let finished = helper.finish();
-    result?;
-    finished
+    result
 }
 
 fn build_and_preserve(
@@ -266,7 +286,6 @@ fn build_and_preserve(
     host_ns: &OwnedFd,
     desired: &Profile,
     ns_dir: &OwnedFd,
-    helper: &mut CaptureHelper,
 ) -> Result<()> {
     unshare_preservable_mount_ns(host_ns)?;
     log::stage("unshare");
@@ -277,7 +296,7 @@ fn build_and_preserve(
     apply_mount_profile(cfg.instance, &current, desired)?;
     log::stage("mount profile");
     write_info(ns_dir, cfg.instance, &cfg.base.name)?;
-    helper.capture()?;
+    preserve_own_mount_ns(cfg.instance, host_ns, ns_dir)?;
     log::stage("preserve");
     Ok(())
 }

@@ -7,12 +7,18 @@
 //! * [`reuse`]: whether a preserved namespace may be entered again;
 //! * [`bootstrap`]: building a namespace (one ordered table of host
 //!   directories, [`bootstrap::HOST_DIRS`]); [`privtmp`]: the private `/tmp`;
-//! * [`helper`]: the capture helper that preserves a namespace, and the
-//!   `unshare` that avoids the 6.18 namespace-id trap;
+//! * [`helper`]: preserving a namespace (in-process, where snapd forks a
+//!   capture helper), and the `unshare` that avoids the 6.18 namespace-id
+//!   trap;
 //! * [`profile`]: applying the snap's mount profile;
-//! * [`confinement`]: seccomp, privileges, environment, descriptors;
+//! * [`confinement`]: seccomp, the minimal Landlock domain, privileges,
+//!   environment, descriptors;
 //! * [`discard`](mod@discard): snap-discard-ns;
-//! * [`launch`]: the main flow.
+//! * [`launch`]: the main flow. A warm start is: parse and check the
+//!   request, take the snap lock, open and check the preserved namespace
+//!   (the check enters it), confine, exec; the host preparation (global
+//!   lock, shared snap mounts, `/run/snapd/ns`) happens only when a
+//!   namespace is built.
 //!
 //! Decisions where the spec is silent or where we depart from it (each
 //! documented where it is made):
@@ -27,8 +33,13 @@
 //!   directory only root can change ([`launch`]);
 //! * the mount profile is applied in-process, read before `unshare`
 //!   ([`profile`]); no helper binary is ever executed;
+//! * the new namespace is preserved from the host namespace by `setns`
+//!   there and back, not by a forked capture helper ([`helper`]);
 //! * debug output of a set-user-ID run is held back until the end ([`log`]);
-//! * Ubuntu Core 16 legacy mode is refused rather than implemented.
+//! * Ubuntu Core 16 legacy mode is refused rather than implemented;
+//! * a minimal Landlock domain stands in for AppArmor's ptrace rules
+//!   ([`confinement`]); a Landlocked app cannot mount, so a snap-confine
+//!   started from inside a snap cannot build a namespace.
 //!
 //! The process must be single-threaded (`setns` into a mount namespace
 //! requires it); nothing here starts threads.

@@ -2,17 +2,22 @@
 //! done to one snap's namespace (inspect, discard, construct, update,
 //! preserve); `/run/snapd/lock/.lock` serialises setting up `/run/snapd/ns`.
 //!
-//! Lock order: the global lock is never held while taking a snap lock.
+//! Lock order: the global lock is never held while taking a snap lock (a
+//! launch that builds a namespace takes the global lock while it holds the
+//! snap lock, never the other way round; snapd's snap-confine takes and
+//! releases the global lock before the snap lock).
 //! The lock files are opened `O_NOFOLLOW|O_CLOEXEC` (a lock descriptor
 //! leaked into the app would keep the snap locked), created 0600 and owned
 //! by root.
 
 use std::fs::{File, TryLockError};
-use std::time::{Duration, Instant};
+use std::os::fd::AsFd;
+use std::time::Duration;
 
 use rustix::fs::{Mode, OFlags, fchown, openat};
 use rustix::io::Errno;
 use rustix::process::{Gid, Uid};
+use snapcell_sys::flock::lock_exclusive;
 
 use crate::error::{Error, Result, SysContext};
 use crate::paths::{GLOBAL_LOCK, LOCK_DIR};
@@ -30,7 +35,7 @@ pub struct Lock {
 
 impl Lock {
     /// Release the lock now. `flock(LOCK_UN)` releases it for the open file
-    /// description even if a forked helper still holds a copy of the
+    /// description even if a forked process still holds a copy of the
     /// descriptor.
     pub fn unlock(self) {
         let _ = self.file.unlock();
@@ -65,27 +70,17 @@ fn open_lock_file(file_name: &str) -> Result<File> {
 fn lock_file(file_name: &str, name: String) -> Result<Lock> {
     let file = open_lock_file(file_name)?;
     crate::debug!("acquiring lock {LOCK_DIR}/{file_name}");
-    let deadline = Instant::now() + LOCK_TIMEOUT;
-    let mut pause = Duration::from_micros(200);
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(Lock { file, name }),
-            Err(TryLockError::WouldBlock) => {}
-            Err(TryLockError::Error(err)) => {
-                return Err(Error::sys(
-                    format!("cannot lock {LOCK_DIR}/{file_name}"),
-                    Errno::from_io_error(&err).unwrap_or(Errno::IO),
-                ));
-            }
-        }
-        if Instant::now() >= deadline {
-            return Err(Error::new(format!(
-                "cannot lock {LOCK_DIR}/{file_name}: timed out after {} seconds",
-                LOCK_TIMEOUT.as_secs()
-            )));
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(10));
+    // Blocks until the holder lets go (no polling), up to the timeout.
+    match lock_exclusive(file.as_fd(), LOCK_TIMEOUT) {
+        Ok(true) => Ok(Lock { file, name }),
+        Ok(false) => Err(Error::new(format!(
+            "cannot lock {LOCK_DIR}/{file_name}: timed out after {} seconds",
+            LOCK_TIMEOUT.as_secs()
+        ))),
+        Err(err) => Err(Error::sys(
+            format!("cannot lock {LOCK_DIR}/{file_name}"),
+            err,
+        )),
     }
 }
 
