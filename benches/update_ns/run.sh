@@ -30,8 +30,8 @@ def sh(cmd):
     subprocess.run(cmd, shell=True, check=True)
 
 # World: fresh tmpfs over everything snap-update-ns reads or writes.
-for d in ["/snap", "/run/snapd", "/var/lib/snapd", "/var/snap", "/tmp", "/srv"]:
-    sh(f"mount -t tmpfs -o mode=0755 bench {d}")
+for d in ["/run", "/snap", "/var/lib/snapd", "/var/snap", "/tmp", "/srv"]:
+    sh(f"mount -n -t tmpfs -o mode=0755 bench {d}")  # -n: no utab in the host's /run
 sh("mkdir -p /run/snapd/ns /run/snapd/lock /var/lib/snapd/mount")
 
 def setup(n):
