@@ -52,7 +52,7 @@ use rustix::fs::CWD;
 use rustix::io::Errno;
 use rustix::mount::{
     MountFlags, MountPropagationFlags, MoveMountFlags, OpenTreeFlags, UnmountFlags, mount,
-    mount_change, move_mount, open_tree, unmount,
+    mount_bind, mount_change, move_mount, open_tree, unmount,
 };
 use rustix::pipe::{PipeFlags, fcntl_setpipe_size, pipe_with};
 use rustix::process::{
@@ -566,7 +566,43 @@ fn prepare_mounts() -> Result<Vec<PathBuf>, String> {
         tmpfs_dirs.push(path.to_owned());
     }
     tmpfs_dirs.extend(mimics);
+    unified_cgroups()?;
     Ok(tmpfs_dirs)
+}
+
+/// Show the world the unified (v2) cgroup hierarchy at /sys/fs/cgroup.
+///
+/// cgroup v1 directories are not namespaced: a launcher that makes and joins
+/// `/sys/fs/cgroup/freezer/snap.NAME` (snapd's snap-confine on a v1 or
+/// hybrid host such as this VM) would leave it on the machine. With the v2
+/// view, as on a default Debian 12 host, snapd leaves cgroups alone.
+fn unified_cgroups() -> Result<(), String> {
+    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+    let root = Path::new("/sys/fs/cgroup");
+    match rustix::fs::statfs(root) {
+        Ok(st) if st.f_type == CGROUP2_SUPER_MAGIC => return Ok(()),
+        Ok(_) => {}
+        Err(_) => return Ok(()), // no cgroups here at all: nothing to hide
+    }
+    let unified = root.join("unified");
+    if unified.is_dir() {
+        mount_bind(&unified, root).map_err(|err| {
+            format!(
+                "cannot bind {} over {}: {err}",
+                unified.display(),
+                root.display()
+            )
+        })
+    } else {
+        mount(
+            "cgroup2",
+            root,
+            "cgroup2",
+            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+            None,
+        )
+        .map_err(|err| format!("cannot mount cgroup2 over {}: {err}", root.display()))
+    }
 }
 
 fn nearest_existing_parent(path: &Path) -> PathBuf {
