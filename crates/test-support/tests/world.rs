@@ -248,7 +248,10 @@ fn worlds_can_run_from_several_threads() {
 fn the_world_sees_only_the_unified_cgroup_hierarchy() {
     run_in_world(|_world| {
         let st = rustix::fs::statfs("/sys/fs/cgroup").unwrap();
-        assert_eq!(st.f_type, 0x6367_7270, "/sys/fs/cgroup is not cgroup2 in the world");
+        assert_eq!(
+            st.f_type, 0x6367_7270,
+            "/sys/fs/cgroup is not cgroup2 in the world"
+        );
         // A v1 hierarchy made here would be the host's: it must not be reachable.
         assert!(!Path::new("/sys/fs/cgroup/freezer/tasks").exists());
     });
