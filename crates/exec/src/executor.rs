@@ -821,6 +821,25 @@ impl Executor<'_> {
         Ok(())
     }
 
+    /// The checks snapd makes of a file or symlink path before creating it
+    /// (clean, absolute, not ending in `/`); its directory and name.
+    fn split_leaf(path: &str, what: &str) -> Result<(String, String), ExecError> {
+        Self::check_clean(path)?;
+        if !path.starts_with('/') {
+            return Err(ExecError::failed(format!(
+                "cannot create {what} with relative path: {}",
+                quote(path)
+            )));
+        }
+        if path.ends_with('/') {
+            return Err(ExecError::failed(format!(
+                "cannot create non-file path: {}",
+                quote(path)
+            )));
+        }
+        Ok((paths::dir(path), paths::base(path)))
+    }
+
     /// snapd's `MkdirAll`.
     fn mkdir_all(
         &mut self,
@@ -849,21 +868,7 @@ impl Executor<'_> {
         gid: u32,
         rs: &mut Restrictions,
     ) -> Result<(), ExecError> {
-        Self::check_clean(path)?;
-        if !path.starts_with('/') {
-            return Err(ExecError::failed(format!(
-                "cannot create file with relative path: {}",
-                quote(path)
-            )));
-        }
-        if path.ends_with('/') {
-            return Err(ExecError::failed(format!(
-                "cannot create non-file path: {}",
-                quote(path)
-            )));
-        }
-        let base = paths::dir(path);
-        let name = paths::base(path);
+        let (base, name) = Self::split_leaf(path, "file")?;
         self.mk_prefix(&base, mode, uid, gid, rs)?;
         self.check(rs, &base)?;
         match self.sys.mkfile(&base, &name, mode, uid, gid) {
@@ -889,27 +894,13 @@ impl Executor<'_> {
         target: &str,
         rs: &mut Restrictions,
     ) -> Result<(), ExecError> {
-        Self::check_clean(path)?;
-        if !path.starts_with('/') {
-            return Err(ExecError::failed(format!(
-                "cannot create symlink with relative path: {}",
-                quote(path)
-            )));
-        }
-        if path.ends_with('/') {
-            return Err(ExecError::failed(format!(
-                "cannot create non-file path: {}",
-                quote(path)
-            )));
-        }
+        let (base, name) = Self::split_leaf(path, "symlink")?;
         if target.is_empty() {
             return Err(ExecError::failed(format!(
                 "cannot create symlink with empty target: {}",
                 quote(path)
             )));
         }
-        let base = paths::dir(path);
-        let name = paths::base(path);
         self.mk_prefix(&base, mode, uid, gid, rs)?;
         self.check(rs, &base)?;
         match self.sys.symlink(&base, &name, target) {
