@@ -22,7 +22,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use snapcell_test_support::preserve::{in_namespace, preserve_namespace};
+use snapcell_test_support::preserve::{
+    in_namespace, normalised_mount_table, preserve_namespace, write_file,
+};
 use snapcell_test_support::{Tree, run_in_world, scratch_dir};
 
 const OURS: &str = env!("CARGO_BIN_EXE_snap-update-ns");
@@ -64,54 +66,16 @@ fn ok(who: &str, o: &Output) {
     );
 }
 
-fn write(path: &str, text: &str) {
-    std::fs::create_dir_all(Path::new(path).parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-/// The namespace's mount table, normalised: `MOUNTPOINT on=PARENT FSTYPE
-/// SOURCE root=ROOT RO/RW PROPAGATION`, sorted; mounts below /tmp/.snap left
-/// out (tolerated: snapd-safe-keeping-dirs).
-fn mount_table() -> Vec<String> {
-    let text = in_namespace("app", "cat /proc/self/mountinfo");
-    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
-    let dir_of = |id: &str| {
-        rows.iter()
-            .find(|r| r[0] == id)
-            .map_or("-", |r| r[4])
-            .to_owned()
-    };
-    let mut out: Vec<String> = rows
-        .iter()
-        .filter(|r| !(r[4] == "/tmp/.snap" || r[4].starts_with("/tmp/.snap/")))
-        .map(|r| {
-            let sep = r.iter().position(|f| *f == "-").expect("separator");
-            let rw = r[5].split(',').next().unwrap_or("");
-            let mut prop: Vec<&str> = r[6..sep]
-                .iter()
-                .map(|f| f.split(':').next().unwrap_or(""))
-                .collect();
-            prop.sort();
-            let prop = if prop.is_empty() {
-                "private".to_owned()
-            } else {
-                prop.join("+")
-            };
-            format!(
-                "{} on={} {} {} root={} {rw} {prop}",
-                r[4],
-                dir_of(r[1]),
-                r[sep + 1],
-                r[sep + 2],
-                r[3]
-            )
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 /// What the snap sees in the places the profiles touch.
+/// The namespace's normalised mount table; mounts below /tmp/.snap left out
+/// (tolerated: snapd-safe-keeping-dirs).
+fn mount_table() -> Vec<String> {
+    normalised_mount_table("app")
+        .into_iter()
+        .filter(|l| !(l.starts_with("/tmp/.snap ") || l.starts_with("/tmp/.snap/")))
+        .collect()
+}
+
 fn view() -> String {
     in_namespace(
         "app",
@@ -168,10 +132,10 @@ fn state() -> State {
 fn two_steps(first: &str, second: &str) -> (State, State) {
     let _ = std::fs::remove_file("/run/snapd/ns/snap.app.fstab");
     let mut holder = preserve_namespace("app", "mount -o remount,bind,ro /");
-    write("/var/lib/snapd/mount/snap.app.fstab", P1);
+    write_file("/var/lib/snapd/mount/snap.app.fstab", P1);
     ok(first, &run(first));
     let s1 = state();
-    write("/var/lib/snapd/mount/snap.app.fstab", P2);
+    write_file("/var/lib/snapd/mount/snap.app.fstab", P2);
     ok(second, &run(second));
     let s2 = state();
     holder.kill().unwrap();

@@ -14,7 +14,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use snapcell_test_support::preserve::{in_namespace, preserve_namespace};
+use snapcell_test_support::preserve::{
+    in_namespace, normalised_mount_table, preserve_namespace, write_file,
+};
 use snapcell_test_support::{Tree, run_in_world, scratch_dir};
 
 /// A snap-update-ns that honours `SNAPCELL_FAULT_AT`.
@@ -87,59 +89,6 @@ fn discard(mut holder: std::process::Child) {
     std::fs::remove_file("/run/snapd/ns/app.mnt").unwrap();
 }
 
-fn write(path: &str, text: &str) {
-    std::fs::create_dir_all(Path::new(path).parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-/// The mount table of the preserved namespace, normalised: mount point,
-/// parent's mount point, fs type, source, root, ro/rw and propagation kind
-/// (ids and device numbers change when a mount is made again), sorted.
-fn mount_table(instance: &str) -> Vec<String> {
-    let text = in_namespace(instance, "cat /proc/self/mountinfo");
-    normalise_mountinfo(&text)
-}
-
-fn normalise_mountinfo(text: &str) -> Vec<String> {
-    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
-    let dir_of = |id: &str| {
-        rows.iter()
-            .find(|r| r[0] == id)
-            .map_or("?", |r| r[4])
-            .to_owned()
-    };
-    let mut out: Vec<String> = rows
-        .iter()
-        .map(|r| {
-            let sep = r
-                .iter()
-                .position(|f| *f == "-")
-                .expect("mountinfo separator");
-            let rw = r[5].split(',').next().unwrap_or("");
-            let prop = r[6..sep]
-                .iter()
-                .map(|f| f.split(':').next().unwrap_or(""))
-                .collect::<Vec<_>>()
-                .join("+");
-            let prop = if prop.is_empty() {
-                "private".to_owned()
-            } else {
-                prop
-            };
-            format!(
-                "{} on={} {} {} root={} {rw} {prop}",
-                r[4],
-                dir_of(r[1]),
-                r[sep + 1],
-                r[sep + 2],
-                r[3]
-            )
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 /// What else an update may touch: the directories it creates mount points in.
 fn files(instance: &str) -> String {
     in_namespace(
@@ -190,7 +139,7 @@ fn every_failed_mutating_call_leaves_the_namespace_and_the_profile_as_they_were(
             // A fresh namespace with the current profile applied (no fault).
             let _ = std::fs::remove_file("/run/snapd/ns/snap.app.fstab");
             let holder = preserve_namespace("app", "mount -o remount,bind,ro /");
-            write("/var/lib/snapd/mount/snap.app.fstab", CURRENT);
+            write_file("/var/lib/snapd/mount/snap.app.fstab", CURRENT);
             let o = run(&bin, None);
             assert!(
                 o.status.success(),
@@ -198,17 +147,17 @@ fn every_failed_mutating_call_leaves_the_namespace_and_the_profile_as_they_were(
                 String::from_utf8_lossy(&o.stderr)
             );
             let before = (
-                mount_table("app"),
+                normalised_mount_table("app"),
                 files("app"),
                 std::fs::read_to_string("/run/snapd/ns/snap.app.fstab").unwrap(),
             );
 
-            write("/var/lib/snapd/mount/snap.app.fstab", DESIRED);
+            write_file("/var/lib/snapd/mount/snap.app.fstab", DESIRED);
             let o = run(&bin, Some(k));
             let (calls, failed) = report(&o);
             let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
             let after = (
-                mount_table("app"),
+                normalised_mount_table("app"),
                 files("app"),
                 std::fs::read_to_string("/run/snapd/ns/snap.app.fstab").unwrap(),
             );

@@ -13,7 +13,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use snapcell_test_support::preserve::{in_namespace, preserve_namespace};
+use snapcell_test_support::preserve::{in_namespace, preserve_namespace, write_file};
 use snapcell_test_support::{Tree, run_in_world, scratch_dir};
 
 fn update_ns() -> Output {
@@ -22,11 +22,6 @@ fn update_ns() -> Output {
         .env_clear()
         .output()
         .expect("run snap-update-ns")
-}
-
-fn write(path: &str, text: &str) {
-    std::fs::create_dir_all(Path::new(path).parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
 }
 
 fn mount_table() -> Vec<String> {
@@ -63,7 +58,7 @@ fn check(case: &Case, failures: &mut Vec<String>) {
         "app",
         &format!("set -e\nmount -o remount,bind,ro /\n{}", case.setup),
     );
-    write("/var/lib/snapd/mount/snap.app.fstab", &case.profile);
+    write_file("/var/lib/snapd/mount/snap.app.fstab", &case.profile);
     let before = mount_table();
     let o = update_ns();
     let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
@@ -261,7 +256,7 @@ fn dot_dot_in_a_mount_point_is_resolved_lexically_not_through_symlinks() {
                 "set -e\nmount -o remount,bind,ro /\nmkdir -p /tmp/h\nln -sfn {EVIL} /tmp/h/link"
             ),
         );
-        write(
+        write_file(
             "/var/lib/snapd/mount/snap.app.fstab",
             "/snap/app/x1/data /tmp/h/link/../x none rbind,rw,x-snapd.origin=layout 0 0\n",
         );

@@ -2,7 +2,7 @@
 
 use std::process::{Command, Output};
 
-use snapcell_test_support::preserve::{in_namespace, preserve_namespace};
+use snapcell_test_support::preserve::{in_namespace, preserve_namespace, write_file};
 use snapcell_test_support::{Tree, run_in_world, scratch_dir};
 
 fn update_ns(args: &[&str]) -> Output {
@@ -18,11 +18,6 @@ fn ok(o: &Output) {
         "snap-update-ns failed: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-}
-
-fn write(path: &str, text: &str) {
-    std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
 }
 
 const LAYOUT: &str =
@@ -46,7 +41,7 @@ fn a_layout_under_a_read_only_directory_gets_a_mimic_and_goes_away_again() {
         // In a snap's namespace / is the read-only base (or snap-confine's
         // trusted tmpfs): make the copy's / read-only as a base would be.
         let mut holder = preserve_namespace("demo", "mount -o remount,bind,ro /");
-        write("/var/lib/snapd/mount/snap.demo.fstab", LAYOUT);
+        write_file("/var/lib/snapd/mount/snap.demo.fstab", LAYOUT);
         ok(&update_ns(&["demo"]));
 
         assert_eq!(
@@ -93,7 +88,7 @@ fn a_layout_under_a_read_only_directory_gets_a_mimic_and_goes_away_again() {
         );
 
         // Dropping the layout tears the mimic down.
-        write("/var/lib/snapd/mount/snap.demo.fstab", "");
+        write_file("/var/lib/snapd/mount/snap.demo.fstab", "");
         ok(&update_ns(&["demo"]));
         assert_eq!(
             std::fs::read_to_string("/run/snapd/ns/snap.demo.fstab").unwrap(),

@@ -48,7 +48,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 use snapcell_core::entry::MountEntry;
-use snapcell_test_support::preserve::{in_namespace, preserve_namespace};
+use snapcell_test_support::preserve::{in_namespace, preserve_namespace, write_file};
 use snapcell_test_support::run_in_world;
 
 const INSTANCE: &str = "vec";
@@ -494,11 +494,6 @@ fn profile_text(entries: &[MountEntry]) -> String {
     entries.iter().map(|e| format!("{e}\n")).collect()
 }
 
-fn write(path: &str, text: &str) {
-    std::fs::create_dir_all(Path::new(path).parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
 fn update_ns() -> Output {
     Command::new(env!("CARGO_BIN_EXE_snap-update-ns"))
         .arg(INSTANCE)
@@ -525,11 +520,11 @@ fn mounts_below(root: &str) -> Vec<(String, String, String)> {
 fn run_case(p: &Prepared) -> Result<String, Vec<String>> {
     let _ = std::fs::remove_file(format!("/run/snapd/ns/snap.{INSTANCE}.fstab"));
     let mut holder = preserve_namespace(INSTANCE, &p.setup);
-    write(
+    write_file(
         &format!("/run/snapd/ns/snap.{INSTANCE}.fstab"),
         &profile_text(&p.current),
     );
-    write(
+    write_file(
         &format!("/var/lib/snapd/mount/snap.{INSTANCE}.fstab"),
         &profile_text(&p.desired),
     );

@@ -67,3 +67,64 @@ pub fn in_namespace(instance: &str, script: &str) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A mountinfo table normalised for comparing namespaces: one line a mount,
+/// `MOUNTPOINT on=PARENT_MOUNTPOINT FSTYPE SOURCE root=ROOT ro|rw PROPAGATION`
+/// (propagation kinds sorted and joined by `+`, `private` when none; ids,
+/// peer-group numbers and devices left out, as they change when a mount is
+/// made again), sorted.
+pub fn normalise_mountinfo(text: &str) -> Vec<String> {
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(' ').collect()).collect();
+    let dir_of = |id: &str| {
+        rows.iter()
+            .find(|r| r[0] == id)
+            .map_or("?", |r| r[4])
+            .to_owned()
+    };
+    let mut out: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let sep = r
+                .iter()
+                .position(|f| *f == "-")
+                .expect("mountinfo separator");
+            let rw = r[5].split(',').next().unwrap_or("");
+            let mut prop: Vec<&str> = r[6..sep]
+                .iter()
+                .map(|f| f.split(':').next().unwrap_or(""))
+                .collect();
+            prop.sort();
+            let prop = if prop.is_empty() {
+                "private".to_owned()
+            } else {
+                prop.join("+")
+            };
+            format!(
+                "{} on={} {} {} root={} {rw} {prop}",
+                r[4],
+                dir_of(r[1]),
+                r[sep + 1],
+                r[sep + 2],
+                r[3]
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The normalised mount table ([`normalise_mountinfo`]) of the namespace
+/// preserved for `instance`.
+pub fn normalised_mount_table(instance: &str) -> Vec<String> {
+    normalise_mountinfo(&in_namespace(instance, "cat /proc/self/mountinfo"))
+}
+
+/// Write `text` to `path`, creating its parent directories.
+pub fn write_file(path: &str, text: &str) {
+    let parent = std::path::Path::new(path)
+        .parent()
+        .expect("a parent directory");
+    std::fs::create_dir_all(parent)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", parent.display()));
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("cannot write {path}: {e}"));
+}
