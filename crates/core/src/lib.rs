@@ -21,3 +21,4 @@ pub mod paths;
 pub mod plan;
 pub mod profile;
 pub mod snap_yaml;
+pub mod snapenv;
