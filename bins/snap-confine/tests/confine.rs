@@ -17,10 +17,8 @@ const MOUNTINFO: &str = "cat /proc/self/mountinfo";
 
 #[test]
 fn a_cold_start_builds_the_namespace_the_spec_describes() {
-    let before = MachineSnapshot::take();
     let fx = Fixture::new();
-    run_in_world(|world: &mut World| {
-        fx.install(world, "core");
+    fx.run_installed("core", |_world: &mut World| {
         let out = run_app(&fx.confine, "core", MOUNTINFO, true);
         let stdout = expect_success(&out);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -164,15 +162,12 @@ fn a_cold_start_builds_the_namespace_the_spec_describes() {
             "{host}"
         );
     });
-    before.assert_unchanged();
 }
 
 #[test]
 fn a_warm_start_enters_the_preserved_namespace() {
-    let before = MachineSnapshot::take();
     let fx = Fixture::new();
-    run_in_world(|world: &mut World| {
-        fx.install(world, "core");
+    fx.run_installed("core", |_world: &mut World| {
         let script =
             "readlink /proc/self/ns/mnt; cat /tmp/marker 2>/dev/null; echo x > /tmp/marker";
         let first = expect_success(&run_app(&fx.confine, "core", script, false));
@@ -192,15 +187,12 @@ fn a_warm_start_enters_the_preserved_namespace() {
         let own = fs::read_link("/proc/self/ns/mnt").unwrap();
         assert_ne!(own.to_str().unwrap(), ns1);
     });
-    before.assert_unchanged();
 }
 
 #[test]
 fn a_changed_base_forces_a_rebuild() {
-    let before = MachineSnapshot::take();
     let fx = Fixture::new();
-    run_in_world(|world: &mut World| {
-        fx.install(world, "core");
+    fx.run_installed("core", |world: &mut World| {
         let script = "readlink /proc/self/ns/mnt; stat -c %d /usr";
         // Each launch runs in the preserved namespace; ids are never reused.
         let launch = |expect: &str| {
@@ -237,15 +229,12 @@ fn a_changed_base_forces_a_rebuild() {
         // And then it is kept again.
         assert_eq!(launch("joining the preserved mount namespace").0, c);
     });
-    before.assert_unchanged();
 }
 
 #[test]
 fn invalid_requests_fail_with_a_clear_error_and_change_nothing() {
-    let before = MachineSnapshot::take();
     let fx = Fixture::new();
-    run_in_world(|world: &mut World| {
-        fx.install(world, "core");
+    fx.run_installed("core", |_world: &mut World| {
         let mounts = world_mounts();
         let cases: Vec<(Vec<&str>, Env, &str)> = vec![
             (
@@ -299,7 +288,6 @@ fn invalid_requests_fail_with_a_clear_error_and_change_nothing() {
         assert!(out.status.success());
         assert!(String::from_utf8_lossy(&out.stdout).starts_with("snap-confine "));
     });
-    before.assert_unchanged();
 }
 
 #[test]
@@ -342,10 +330,8 @@ fn a_failed_construction_leaves_nothing_preserved() {
 
 #[test]
 fn another_base_gets_snapds_tools_read_only() {
-    let before = MachineSnapshot::take();
     let fx = Fixture::new();
-    run_in_world(|world: &mut World| {
-        fx.install(world, "core22");
+    fx.run_installed("core22", |_world: &mut World| {
         let out = run_app(
             &fx.confine,
             "core22",
@@ -363,15 +349,12 @@ fn another_base_gets_snapds_tools_read_only() {
             "base-snap-name=core22\n"
         );
     });
-    before.assert_unchanged();
 }
 
 #[test]
 fn the_app_gets_its_arguments_environment_and_working_directory() {
-    let before = MachineSnapshot::take();
     let fx = Fixture::new();
-    run_in_world(|world: &mut World| {
-        fx.install(world, "core");
+    fx.run_installed("core", |_world: &mut World| {
         fs::create_dir_all("/var/snap/hello/common").unwrap();
         let mut env = snap_env();
         env.push(("LD_PRELOAD".into(), "/evil.so".into()));
@@ -415,7 +398,6 @@ fn the_app_gets_its_arguments_environment_and_working_directory() {
             .unwrap();
         assert_eq!(expect_success(&out).trim(), "/var/lib/snapd/void");
     });
-    before.assert_unchanged();
 }
 
 #[test]
@@ -475,10 +457,8 @@ fn a_set_user_id_launch_runs_the_app_as_the_caller() {
 
 #[test]
 fn snap_discard_ns_removes_what_snap_confine_preserved() {
-    let before = MachineSnapshot::take();
     let fx = Fixture::new();
-    run_in_world(|world: &mut World| {
-        fx.install(world, "core");
+    fx.run_installed("core", |_world: &mut World| {
         expect_success(&run_app(&fx.confine, "core", "true", false));
         fs::write("/run/snapd/ns/snap.hello.1000.user-fstab", "").unwrap();
         fs::write("/run/snapd/ns/snap.other.fstab", "").unwrap();
@@ -504,15 +484,12 @@ fn snap_discard_ns_removes_what_snap_confine_preserved() {
         expect_success(&run_app(&fx.confine, "core", "true", false));
         assert!(is_preserved("hello"));
     });
-    before.assert_unchanged();
 }
 
 #[test]
 fn a_classic_snap_stays_in_the_host_namespace() {
-    let before = MachineSnapshot::take();
     let fx = Fixture::new();
-    run_in_world(|world: &mut World| {
-        fx.install(world, "core");
+    fx.run_installed("core", |_world: &mut World| {
         let mut env = snap_env();
         env.push(("SNAPD_DEBUG".into(), "1".into()));
         let out = run_with(
@@ -534,5 +511,4 @@ fn a_classic_snap_stays_in_the_host_namespace() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("mount namespace: Classic"));
         assert_eq!(ns_dir_listing(), Vec::<String>::new());
     });
-    before.assert_unchanged();
 }

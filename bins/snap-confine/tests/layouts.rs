@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 
 use common::*;
-use snapcell_test_support::{World, run_in_world};
+use snapcell_test_support::World;
 
 fn write_profile(text: &str) {
     fs::create_dir_all("/var/lib/snapd/mount").unwrap();
@@ -17,8 +17,7 @@ fn write_profile(text: &str) {
 #[test]
 fn a_profile_naming_top_level_paths_works_without_a_mimic() {
     let fx = Fixture::new();
-    run_in_world(|world: &mut World| {
-        fx.install(world, "core");
+    fx.run_installed("core", |_world: &mut World| {
         write_profile(
             "tmpfs /mytmp tmpfs x-snapd.mode=01777,x-snapd.origin=layout 0 0\n\
              none /mylink none x-snapd.kind=symlink,x-snapd.symlink=/snap/hello/x1/bin,x-snapd.origin=layout 0 0\n",
@@ -55,8 +54,7 @@ fn the_whiteboard_kinds_work_where_snapd_allows_them() {
             .dir("opt/vendor", 0o755)
             .dir("usr/share/doc", 0o755),
     );
-    run_in_world(|world: &mut World| {
-        fx.install(world, "core");
+    fx.run_installed("core", |_world: &mut World| {
         // A bind over a directory under /usr, a 1777 tmpfs and a symlink under
         // /usr/share and /opt, none of which exist in the read-only base.
         write_profile(

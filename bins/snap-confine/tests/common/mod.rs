@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use snapcell_core::mountinfo::{MountInfoEntry, parse_mountinfo};
-use snapcell_test_support::{Tree, World, build_squashfs, scratch_dir};
+use snapcell_test_support::{
+    MachineSnapshot, Tree, World, build_squashfs, run_in_world, scratch_dir,
+};
 
 /// The app snap's name and its app's security tag.
 pub const SNAP: &str = "hello";
@@ -113,6 +115,18 @@ impl Fixture {
             base_image,
             app_image,
         }
+    }
+
+    /// Run `body` in a fresh world where `base` and the app snap are
+    /// installed ([`Fixture::install`]), then check that the machine's mounts
+    /// and loop devices are as they were before.
+    pub fn run_installed(&self, base: &str, mut body: impl FnMut(&mut World)) {
+        let before = MachineSnapshot::take();
+        run_in_world(|world: &mut World| {
+            self.install(world, base);
+            body(world);
+        });
+        before.assert_unchanged();
     }
 
     /// Mount the base (as `base`, revision x1) and the app snap, and give
