@@ -14,6 +14,13 @@ use snapcell_test_support::{
     MachineSnapshot, Tree, build_squashfs, run_in_world, scratch_dir, try_run_in_world,
 };
 
+/// The sample tree written to `tree` in the scratch directory; its path.
+fn write_sample_tree(scratch: &tempfile::TempDir) -> PathBuf {
+    let tree = scratch.path().join("tree");
+    sample_tree().write_to(&tree).unwrap();
+    tree
+}
+
 fn sample_tree() -> Tree {
     Tree::new()
         .file("meta/snap.yaml", "name: hello\nversion: '1.0'\n", 0o644)
@@ -102,8 +109,7 @@ fn mountinfo_line_for(dir: &str) -> String {
 #[test]
 fn images_are_reproducible_and_unsquashfs_agrees() {
     let scratch = scratch_dir().unwrap();
-    let tree = scratch.path().join("tree");
-    sample_tree().write_to(&tree).unwrap();
+    let tree = write_sample_tree(&scratch);
     let a = scratch.path().join("a.snap");
     let b = scratch.path().join("b.snap");
     build_squashfs(&tree, &a).unwrap();
@@ -160,8 +166,7 @@ fn images_are_reproducible_and_unsquashfs_agrees() {
 fn a_snap_from_a_tree_mounts_and_reads_back() {
     let before = MachineSnapshot::take();
     let scratch = scratch_dir().unwrap();
-    let tree = scratch.path().join("tree");
-    sample_tree().write_to(&tree).unwrap();
+    let tree = write_sample_tree(&scratch);
 
     run_in_world(|world| {
         let dir = world.mount_snap("hello", 1, &tree).unwrap();
@@ -213,8 +218,7 @@ fn a_snap_from_a_tree_mounts_and_reads_back() {
 fn a_snap_from_a_built_image_mounts() {
     let before = MachineSnapshot::take();
     let scratch = scratch_dir().unwrap();
-    let tree = scratch.path().join("tree");
-    sample_tree().write_to(&tree).unwrap();
+    let tree = write_sample_tree(&scratch);
     let image = scratch.path().join("hello.snap");
     build_squashfs(&tree, &image).unwrap();
 
@@ -284,8 +288,7 @@ fn garbage_fails_to_mount_with_the_kernel_s_reason() {
 fn a_dropped_unmounted_loop_device_is_detached_at_once() {
     let before = MachineSnapshot::take();
     let scratch = scratch_dir().unwrap();
-    let tree = scratch.path().join("tree");
-    sample_tree().write_to(&tree).unwrap();
+    let tree = write_sample_tree(&scratch);
     let image = scratch.path().join("hello.snap");
     build_squashfs(&tree, &image).unwrap();
     run_in_world(|_world| {
@@ -319,8 +322,7 @@ fn loops_left_mounted_are_released_when_the_world_ends() {
     // the death of the world's mount namespace can release the device.
     let before = MachineSnapshot::take();
     let scratch = scratch_dir().unwrap();
-    let tree = scratch.path().join("tree");
-    sample_tree().write_to(&tree).unwrap();
+    let tree = write_sample_tree(&scratch);
     let image = scratch.path().join("hello.snap");
     build_squashfs(&tree, &image).unwrap();
     let note = scratch.path().join("device");
@@ -371,8 +373,7 @@ fn loops_left_mounted_are_released_when_the_world_ends() {
 fn a_failing_body_still_releases_its_snaps() {
     let before = MachineSnapshot::take();
     let scratch = scratch_dir().unwrap();
-    let tree = scratch.path().join("tree");
-    sample_tree().write_to(&tree).unwrap();
+    let tree = write_sample_tree(&scratch);
     let err = try_run_in_world(|world| {
         world.mount_snap("hello", 1, &tree).unwrap();
         world.mount_snap("other", 2, &tree).unwrap();
@@ -390,8 +391,7 @@ fn a_failing_body_still_releases_its_snaps() {
 #[test]
 fn the_leak_check_reports_our_loops_and_ignores_other_tests_loops() {
     let scratch = scratch_dir().unwrap();
-    let tree = scratch.path().join("tree");
-    sample_tree().write_to(&tree).unwrap();
+    let tree = write_sample_tree(&scratch);
     let image = scratch.path().join("hello.snap");
     build_squashfs(&tree, &image).unwrap();
     let before = MachineSnapshot::take();
@@ -419,8 +419,7 @@ fn the_leak_check_reports_our_loops_and_ignores_other_tests_loops() {
         let (ready, go) = (ready.clone(), go.clone());
         std::thread::spawn(move || {
             let scratch = scratch_dir().unwrap();
-            let tree = scratch.path().join("tree");
-            sample_tree().write_to(&tree).unwrap();
+            let tree = write_sample_tree(&scratch);
             let image = scratch.path().join("other.snap");
             build_squashfs(&tree, &image).unwrap();
             run_in_world(|world| {
