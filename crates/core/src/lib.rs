@@ -2,12 +2,15 @@
 //!
 //! Everything here is data in, data out: snapd's mount profile (fstab) format,
 //! `/proc/self/mountinfo`, `meta/snap.yaml`, layouts and their conversion to
-//! mount profiles, and the change planner of snap-update-ns. Nothing in this
+//! mount profiles, and the change planner of snap-update-ns. `snap_yaml` and
+//! `snapenv` come with the `snap-yaml` feature (on by default, off for the
+//! set-user-ID snap-confine). Nothing in this
 //! crate makes a system call or uses `unsafe`; the file system is consulted
 //! only through the [`plan::FsView`] trait.
 #![forbid(unsafe_code)]
 
 pub mod args;
+pub mod dirs;
 pub mod entry;
 pub mod escape;
 pub mod expand;
@@ -17,8 +20,12 @@ pub mod mount_opts;
 pub mod mount_spec;
 pub mod mountinfo;
 pub mod naming;
+pub mod os_release;
 pub mod paths;
 pub mod plan;
 pub mod profile;
+#[cfg(feature = "snap-yaml")]
 pub mod snap_yaml;
+#[cfg(feature = "snap-yaml")]
 pub mod snapenv;
+pub mod system_params;
