@@ -7,6 +7,7 @@
 //! The revision comes from `SNAP_REVISION`, the instance name from the
 //! target; the snap is read from `/snap/INSTANCE/REV`. All the computing is
 //! done by `snapcell_core::snapenv`; this file reads, stats and executes.
+#![forbid(unsafe_code)]
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;

@@ -7,6 +7,7 @@
 //! `/run/snapd/ns/snap.INSTANCE.fstab` with snapcell's executor, and saves the
 //! new current profile atomically. A failed layout change rolls the whole run
 //! back and leaves the saved profile as it was.
+#![forbid(unsafe_code)]
 
 use std::path::Path;
 use std::process::ExitCode;

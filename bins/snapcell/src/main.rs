@@ -2,6 +2,7 @@
 //!
 //! Today it gives command-line access to the core, which users debug their
 //! snaps with: `profile check`, `layout` and `plan`.
+#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

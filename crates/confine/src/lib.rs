@@ -43,6 +43,7 @@
 //!
 //! The process must be single-threaded (`setns` into a mount namespace
 //! requires it); nothing here starts threads.
+#![forbid(unsafe_code)]
 
 pub mod base;
 pub mod bootstrap;

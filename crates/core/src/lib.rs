@@ -15,6 +15,7 @@ pub mod entry;
 pub mod escape;
 pub mod expand;
 pub mod goquote;
+pub mod landlock;
 pub mod layout;
 pub mod mount_opts;
 pub mod mount_spec;

@@ -1,5 +1,6 @@
 //! The system layer of snapcell.
 
+pub mod cgroup;
 pub mod creds;
 pub mod flock;
 pub mod fork;
@@ -12,5 +13,4 @@ pub mod ns;
 pub mod nsid;
 pub mod profile_io;
 pub mod seccomp;
-pub mod squashfs;
 pub mod system;

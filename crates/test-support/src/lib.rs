@@ -15,6 +15,7 @@
 //! Files prepared on the host for use inside a world must not live under
 //! `/tmp`: the world covers it with an empty tmpfs. [`scratch_dir`] makes a
 //! temporary directory under `/var/tmp`, which the world sees unchanged.
+#![forbid(unsafe_code)]
 
 pub mod preserve;
 pub mod snapshot;

@@ -59,9 +59,9 @@ use rustix::process::{
     Pid, Signal, WaitOptions, WaitStatus, getpid, getppid, set_parent_process_death_signal, waitpid,
 };
 use rustix::thread::UnshareFlags;
+use snapcell_standalone::image::mount_squashfs;
 use snapcell_sys::fork::{fork_child, unshare};
 use snapcell_sys::loopdev::{BackingFile, backing_file_of};
-use snapcell_sys::squashfs::mount_squashfs;
 
 use crate::snapshot::claim_filesystem;
 use crate::squashfs::build_squashfs;

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use snapcell_standalone::image::mount_squashfs;
 use snapcell_sys::loopdev::{BackingFile, LoopDevice, backing_file_of};
-use snapcell_sys::squashfs::mount_squashfs;
 use snapcell_test_support::snapshot::attached_loops;
 use snapcell_test_support::{
     MachineSnapshot, Tree, build_squashfs, run_in_world, scratch_dir, try_run_in_world,

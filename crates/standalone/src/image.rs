@@ -18,7 +18,7 @@ use rustix::mount::{
     fsconfig_set_string, fsmount, fsopen, move_mount,
 };
 
-use crate::loopdev::{LoopDevice, LoopError};
+use snapcell_sys::loopdev::{LoopDevice, LoopError};
 
 /// Why a squashfs image could not be mounted.
 #[derive(Debug, thiserror::Error)]
