@@ -20,5 +20,6 @@ pub mod naming;
 pub mod paths;
 pub mod plan;
 pub mod profile;
+pub mod saved_env;
 pub mod snap_yaml;
 pub mod snapenv;
