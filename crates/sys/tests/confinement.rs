@@ -18,6 +18,7 @@ use rustix::fs::{Mode, OFlags};
 use rustix::io::{Errno, FdFlags};
 use rustix::process::{Pid, WaitOptions, WaitStatus, waitpid};
 use rustix::thread::{CapabilitySet, set_thread_groups, set_thread_res_gid, set_thread_res_uid};
+use snapcell_core::saved_env;
 use snapcell_sys::creds::{self, KeepCapability};
 use snapcell_sys::fork::{fork_child, unshare};
 use snapcell_sys::hygiene::{self, cwd::CwdRestore, fds::InheritedFds, tty_probe::IoctlEntry};
@@ -1145,17 +1146,17 @@ fn environment_round_trip_through_snap_run_confine_and_exec() {
         ("MALLOC_ARENA_MAX", "2"),
     ]);
     // snap run escapes.
-    let escaped = hygiene::env::escape_unsafe_env(user);
+    let escaped = saved_env::escape_unsafe_env(user);
     assert!(
         escaped
             .iter()
-            .all(|(k, _)| !hygiene::env::is_unsafe_env_var(k))
+            .all(|(k, _)| !saved_env::is_unsafe_env_var(k))
     );
     assert!(!escaped.iter().any(|(k, _)| k == "SNAP_SAVED_SNEAKY"));
     // The loader strips nothing that is left (simulate it anyway).
     let after_loader: Vec<_> = escaped
         .into_iter()
-        .filter(|(k, _)| !hygiene::env::is_unsafe_env_var(k))
+        .filter(|(k, _)| !saved_env::is_unsafe_env_var(k))
         .collect();
     // snap-confine, strict.
     let confined = hygiene::env::confined_env(after_loader, hygiene::env::EnvConfinement::Strict);
@@ -1168,7 +1169,7 @@ fn environment_round_trip_through_snap_run_confine_and_exec() {
     assert!(exec.contains(&OsString::from("TEMPDIR=/tmp")));
     assert!(exec.contains(&OsString::from("SNAP_SAVED_LD_PRELOAD=libfoo.so")));
     // snap-exec restores.
-    let app = hygiene::env::unescape_unsafe_env(confined);
+    let app = saved_env::unescape_unsafe_env(confined);
     let get = |n: &str| {
         app.iter()
             .find(|(k, _)| k == n)
@@ -1186,7 +1187,7 @@ fn environment_round_trip_through_snap_run_confine_and_exec() {
     assert_eq!(get("HOME").as_deref(), Some("/home/u"));
     assert!(
         !app.iter()
-            .any(|(k, _)| k.to_str().unwrap().starts_with(hygiene::env::SAVED_PREFIX))
+            .any(|(k, _)| k.to_str().unwrap().starts_with(saved_env::SAVED_PREFIX))
     );
 }
 

@@ -69,7 +69,7 @@ fn path_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> Hyg
 /// (setuid/setgid bit or file capabilities, or an LSM asked for it). When
 /// true, every environment variable and inherited resource is hostile, and
 /// glibc's loader has already removed its list of unsafe variables (see
-/// [`UNSAFE_ENV_VARS`](env::UNSAFE_ENV_VARS)).
+/// [`UNSAFE_ENV_VARS`](snapcell_core::saved_env::UNSAFE_ENV_VARS)).
 pub fn is_secure_execution() -> bool {
     // SAFETY: getauxval only reads the auxiliary vector saved at start-up.
     unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
