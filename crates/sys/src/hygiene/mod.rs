@@ -32,6 +32,7 @@ pub mod cwd;
 pub mod env;
 pub mod fds;
 pub mod tty;
+#[cfg(feature = "testing")]
 pub mod tty_probe;
 
 /// Why a hygiene step failed. Every failure is fatal for snap-confine.

@@ -1,5 +1,6 @@
 //! Issue terminal-injection ioctls the way an attacker would, to check the
-//! defence. For tests and self-checks only.
+//! defence. Test code: compiled only with the `testing` feature, which only
+//! test targets enable.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
