@@ -19,7 +19,9 @@
 //!   reach it.
 //!
 //! This module holds what every step shares (the error type) and the two
-//! one-call steps, secure execution and the dumpable flag.
+//! one-call steps, secure execution and the dumpable flag. `tty_probe`, the
+//! injection attempts that test [`tty::harden_tty`], is test code: it exists
+//! only with the `testing` feature, which only test targets enable.
 
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
