@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use rustix::fs::{FileType, Mode, OFlags};
 use snapcell_sys::creds::{KeepCapability, drop_privileges};
-use snapcell_sys::hygiene::{self, EnvConfinement};
+use snapcell_sys::hygiene::{self, env::EnvConfinement};
 use snapcell_sys::landlock::{RulesetStatus, restrict_self_minimal};
 use snapcell_sys::seccomp::{SeccompProgram, load_profile_waiting};
 
@@ -74,7 +74,7 @@ pub fn drop_and_confine(program: &SeccompProgram, user_data: Option<&OsStr>) -> 
         create_user_data(dir)?;
     }
     if !program.is_unrestricted() {
-        hygiene::harden_tty().map_err(|e| Error::new(e.to_string()))?;
+        hygiene::tty::harden_tty().map_err(|e| Error::new(e.to_string()))?;
     }
     apply_landlock()?;
     program.install().map_err(|e| Error::new(e.to_string()))?;
@@ -166,7 +166,7 @@ pub fn app_environment(
     } else {
         EnvConfinement::Strict
     };
-    let mut out = hygiene::confined_env(env.iter().cloned(), confinement);
+    let mut out = hygiene::env::confined_env(env.iter().cloned(), confinement);
     if let Some(cookie) = cookie {
         for name in ["SNAP_COOKIE", "SNAP_CONTEXT"] {
             out.retain(|(k, _)| k != name);

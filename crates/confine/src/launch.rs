@@ -12,7 +12,7 @@ use rustix::process::{Uid, geteuid, getuid};
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 use snapcell_core::entry::MountEntry;
 use snapcell_core::profile::Profile;
-use snapcell_sys::hygiene::{self, InheritedFds, ProcessState};
+use snapcell_sys::hygiene::{self, cwd::ProcessState, fds::InheritedFds};
 
 use crate::base::{Base, locate_base};
 use crate::bootstrap::{self, Config, ROOTFS_PROFILE_LINE, Scratch};
@@ -57,7 +57,7 @@ pub fn main(argv: Vec<OsString>, env: Vec<(OsString, OsString)>) -> i32 {
         hygiene::is_secure_execution() || getuid() != geteuid(),
     );
     let result = (|| {
-        hygiene::ensure_standard_descriptors().map_err(|e| Error::new(e.to_string()))?;
+        hygiene::fds::ensure_standard_descriptors().map_err(|e| Error::new(e.to_string()))?;
         hygiene::set_dumpable(false).map_err(|e| Error::new(e.to_string()))?;
         let inherited = InheritedFds::snapshot().map_err(|e| Error::new(e.to_string()))?;
         run(&argv, &env, &inherited)
@@ -102,7 +102,7 @@ pub fn run(
         Some(base) => enter_snap_namespace(&req, base, smd)?,
     };
     debug!("mount namespace: {outcome:?}");
-    hygiene::ensure_void_dir(Path::new(VOID_DIR)).map_err(|e| Error::new(e.to_string()))?;
+    hygiene::cwd::ensure_void_dir(Path::new(VOID_DIR)).map_err(|e| Error::new(e.to_string()))?;
     let cookie = if req.is_hook {
         None
     } else {

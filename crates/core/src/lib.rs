@@ -25,6 +25,7 @@ pub mod os_release;
 pub mod paths;
 pub mod plan;
 pub mod profile;
+pub mod saved_env;
 #[cfg(feature = "snap-yaml")]
 pub mod snap_yaml;
 #[cfg(feature = "snap-yaml")]

@@ -13,14 +13,11 @@ use std::collections::BTreeMap;
 use crate::goquote::quote;
 use crate::naming::instance_name;
 use crate::paths::clean;
+use crate::saved_env::unescape_unsafe_env;
 use crate::snap_yaml::{AppInfo, Confinement, Environment, HookInfo};
 
 /// An environment: name → value, sorted by name (as snapd's `ForExec`).
 pub type Env = BTreeMap<String, String>;
-
-/// The prefix snap-confine's caller puts on variables the dynamic loader
-/// would strip from a set-user-ID process; snap-exec removes it.
-pub const SAVED_PREFIX: &str = "SNAP_SAVED_";
 
 /// `SNAP_LIBRARY_PATH`.
 pub const LIBRARY_PATH: &str = "/var/lib/snapd/lib/gl:/var/lib/snapd/lib/gl32:/var/lib/snapd/void";
@@ -304,26 +301,6 @@ pub fn env_from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Env 
     env
 }
 
-/// snapd's `OSEnvironmentUnescapeUnsafe`: every `SNAP_SAVED_NAME` is removed
-/// and, unless `NAME` is already set (that value is newer and wins), becomes
-/// `NAME`.
-pub fn unescape_saved(env: Env) -> Env {
-    let mut out = Env::new();
-    let mut saved = Vec::new();
-    for (k, v) in env {
-        match k.strip_prefix(SAVED_PREFIX) {
-            Some(name) => saved.push((name.to_owned(), v)),
-            None => {
-                out.insert(k, v);
-            }
-        }
-    }
-    for (k, v) in saved {
-        out.entry(k).or_insert(v);
-    }
-    out
-}
-
 // ---- snap-exec (§7.2) ----------------------------------------------------------
 
 /// Why snap-exec cannot run something. Messages are snapd's.
@@ -479,7 +456,7 @@ fn command_chain(mount_dir: &str, chain: &[String]) -> Vec<String> {
 pub fn exec_app(req: &AppExec<'_>, incoming: Env) -> Result<Exec, ExecError> {
     let cmd_and_args = find_command(req.app_name, req.app, req.command)?;
 
-    let mut env = unescape_saved(incoming);
+    let mut env: Env = unescape_unsafe_env(incoming).into_iter().collect();
     extend_with_expanded(&mut env, req.snap_environment);
     extend_with_expanded(&mut env, &req.app.environment);
     if req.cups_on_own_device {
@@ -604,7 +581,7 @@ mod tests {
             ("TMPDIR", "/tmp"),
             ("SNAP_SAVED_LD_PRELOAD", "/lib/x.so"),
         ]);
-        let out = unescape_saved(e);
+        let out: Env = unescape_unsafe_env(e).into_iter().collect();
         assert_eq!(out, env(&[("TMPDIR", "/tmp"), ("LD_PRELOAD", "/lib/x.so")]));
     }
 

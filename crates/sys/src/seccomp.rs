@@ -213,7 +213,7 @@ pub enum FilterRole {
     /// The single program of a legacy `.bin` file.
     Legacy,
     /// A filter built in code (e.g. the TIOCSTI filter of
-    /// [`crate::hygiene::harden_tty`]).
+    /// [`crate::hygiene::tty::harden_tty`]).
     Builtin(&'static str),
 }
 
@@ -725,7 +725,7 @@ pub fn load_profile_waiting(
 /// snapd 2.57's global profile `dir/global.bin` (a raw program, loaded after
 /// a restricted legacy per-tag profile). `Ok(None)` if absent. Current snapd
 /// folds its content (the TIOCSTI/TIOCLINUX rules) into every `.bin2` and no
-/// longer writes it; [`crate::hygiene::harden_tty`] covers the same ground.
+/// longer writes it; [`crate::hygiene::tty::harden_tty`] covers the same ground.
 pub fn load_global_profile(dir: &Path) -> Result<Option<SeccompProgram>, SeccompError> {
     let dir_fd = open_trusted_dir(dir)?;
     match open_trusted_file(&dir_fd, dir, LEGACY_GLOBAL_PROFILE)? {

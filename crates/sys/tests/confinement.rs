@@ -18,9 +18,10 @@ use rustix::fs::{Mode, OFlags};
 use rustix::io::{Errno, FdFlags};
 use rustix::process::{Pid, WaitOptions, WaitStatus, waitpid};
 use rustix::thread::{CapabilitySet, set_thread_groups, set_thread_res_gid, set_thread_res_uid};
+use snapcell_core::saved_env;
 use snapcell_sys::creds::{self, KeepCapability};
 use snapcell_sys::fork::{fork_child, unshare};
-use snapcell_sys::hygiene::{self, CwdRestore, InheritedFds, tty_probe::IoctlEntry};
+use snapcell_sys::hygiene::{self, cwd::CwdRestore, fds::InheritedFds, tty_probe::IoctlEntry};
 use snapcell_sys::landlock::{RulesetStatus, restrict_self_minimal};
 use snapcell_sys::seccomp::{
     self, FilterRole, Malformation, ProfileFormat, SeccompError, SockFilter, bpf, encode_bin2,
@@ -749,7 +750,7 @@ fn setuid_caller_loads_profile_with_kept_cap_sys_admin() {
             format!("{d:?}")
         })?;
         prog.install().map_err(|e| e.to_string())?;
-        hygiene::harden_tty().map_err(|e| e.to_string())?;
+        hygiene::tty::harden_tty().map_err(|e| e.to_string())?;
         d.release_sys_admin().map_err(|e| e.to_string())?;
         check(proc_status_field("CapEff") == "0000000000000000", || {
             "CapEff".into()
@@ -929,7 +930,7 @@ fn standard_descriptors_are_reopened_on_dev_null() {
             // stdin or stdout afterwards.
             unsafe { libc::close(fd) };
         }
-        hygiene::ensure_standard_descriptors().map_err(|e| e.to_string())?;
+        hygiene::fds::ensure_standard_descriptors().map_err(|e| e.to_string())?;
         for fd in [0, 1, 2] {
             let target =
                 std::fs::read_link(format!("/proc/self/fd/{fd}")).map_err(|e| e.to_string())?;
@@ -990,7 +991,7 @@ fn sealing_marks_only_descriptors_opened_after_start() {
             || "stderr".into(),
         )?;
         // The blunt variant takes everything from 3 on.
-        hygiene::mark_cloexec_from(3).map_err(|e| e.to_string())?;
+        hygiene::fds::mark_cloexec_from(3).map_err(|e| e.to_string())?;
         check(cloexec(&inherited) && cloexec(&high), || {
             "mark_cloexec_from".into()
         })
@@ -1014,7 +1015,7 @@ fn umask_and_cwd_are_restored() {
     in_child(|| {
         rustix::process::umask(Mode::from_raw_mode(0o027));
         rustix::process::chdir(&d).map_err(|e| e.to_string())?;
-        let state = hygiene::ProcessState::capture().map_err(|e| e.to_string())?;
+        let state = hygiene::cwd::ProcessState::capture().map_err(|e| e.to_string())?;
         check(state.original_umask() == 0o027, || "umask".into())?;
         let now = rustix::process::umask(Mode::empty());
         check(now.bits() == 0, || format!("umask during setup {now:?}"))?;
@@ -1044,9 +1045,9 @@ fn cwd_the_user_cannot_enter_goes_to_the_void() {
     let v = void.clone();
     in_child(|| {
         rustix::process::chdir(&private).map_err(|e| e.to_string())?;
-        let state = hygiene::ProcessState::capture().map_err(|e| e.to_string())?;
+        let state = hygiene::cwd::ProcessState::capture().map_err(|e| e.to_string())?;
         // While root (in the sandbox): make sure the void exists.
-        hygiene::ensure_void_dir(&v).map_err(|e| e.to_string())?;
+        hygiene::cwd::ensure_void_dir(&v).map_err(|e| e.to_string())?;
         simulate_setuid_invocation()?;
         let _dropped =
             creds::drop_privileges(KeepCapability::Nothing).map_err(|e| e.to_string())?;
@@ -1078,7 +1079,7 @@ fn cwd_missing_or_different_in_the_sandbox() {
     // A deleted directory: the void, created on demand (we are root here).
     in_child(|| {
         rustix::process::chdir(&gone).map_err(|e| e.to_string())?;
-        let state = hygiene::ProcessState::capture().map_err(|e| e.to_string())?;
+        let state = hygiene::cwd::ProcessState::capture().map_err(|e| e.to_string())?;
         std::fs::remove_dir(&gone).map_err(|e| e.to_string())?;
         let got = state.restore(&void).map_err(|e| e.to_string())?;
         check(matches!(got, CwdRestore::Void { .. }), || {
@@ -1097,7 +1098,7 @@ fn cwd_missing_or_different_in_the_sandbox() {
     // the private /tmp): re-interpreted, by path, not by the old inode.
     in_child(|| {
         rustix::process::chdir(&covered).map_err(|e| e.to_string())?;
-        let state = hygiene::ProcessState::capture().map_err(|e| e.to_string())?;
+        let state = hygiene::cwd::ProcessState::capture().map_err(|e| e.to_string())?;
         unshare(rustix::thread::UnshareFlags::NEWNS).map_err(|e| e.to_string())?;
         rustix::mount::mount_change(
             "/",
@@ -1145,23 +1146,30 @@ fn environment_round_trip_through_snap_run_confine_and_exec() {
         ("MALLOC_ARENA_MAX", "2"),
     ]);
     // snap run escapes.
-    let escaped = hygiene::escape_unsafe_env(user);
-    assert!(escaped.iter().all(|(k, _)| !hygiene::is_unsafe_env_var(k)));
+    let escaped = saved_env::escape_unsafe_env(user);
+    assert!(
+        escaped
+            .iter()
+            .all(|(k, _)| !saved_env::is_unsafe_env_var(k))
+    );
     assert!(!escaped.iter().any(|(k, _)| k == "SNAP_SAVED_SNEAKY"));
     // The loader strips nothing that is left (simulate it anyway).
     let after_loader: Vec<_> = escaped
         .into_iter()
-        .filter(|(k, _)| !hygiene::is_unsafe_env_var(k))
+        .filter(|(k, _)| !saved_env::is_unsafe_env_var(k))
         .collect();
     // snap-confine, strict.
-    let confined = hygiene::confined_env(after_loader, hygiene::EnvConfinement::Strict);
-    let exec = hygiene::env_for_exec(&confined);
-    assert!(exec.contains(&OsString::from(format!("PATH={}", hygiene::STRICT_PATH))));
+    let confined = hygiene::env::confined_env(after_loader, hygiene::env::EnvConfinement::Strict);
+    let exec = hygiene::env::env_for_exec(&confined);
+    assert!(exec.contains(&OsString::from(format!(
+        "PATH={}",
+        hygiene::env::STRICT_PATH
+    ))));
     assert!(exec.contains(&OsString::from("TMPDIR=/tmp")));
     assert!(exec.contains(&OsString::from("TEMPDIR=/tmp")));
     assert!(exec.contains(&OsString::from("SNAP_SAVED_LD_PRELOAD=libfoo.so")));
     // snap-exec restores.
-    let app = hygiene::unescape_unsafe_env(confined);
+    let app = saved_env::unescape_unsafe_env(confined);
     let get = |n: &str| {
         app.iter()
             .find(|(k, _)| k == n)
@@ -1179,7 +1187,7 @@ fn environment_round_trip_through_snap_run_confine_and_exec() {
     assert_eq!(get("HOME").as_deref(), Some("/home/u"));
     assert!(
         !app.iter()
-            .any(|(k, _)| k.to_str().unwrap().starts_with(hygiene::SAVED_PREFIX))
+            .any(|(k, _)| k.to_str().unwrap().starts_with(saved_env::SAVED_PREFIX))
     );
 }
 
@@ -1268,7 +1276,7 @@ fn harden_tty_blocks_tiocsti_and_tioclinux() {
             let got = pending_input(pty);
             check(got == expected, || format!("control injected {got:?}"))?;
 
-            hygiene::harden_tty().map_err(|e| e.to_string())?;
+            hygiene::tty::harden_tty().map_err(|e| e.to_string())?;
             for entry in all_entries() {
                 let e = inject_line(pty, b'X', entry);
                 check(e == Err(Errno::PERM), || {
@@ -1313,7 +1321,7 @@ fn harden_tty_as_the_real_user_after_the_drop() {
             simulate_setuid_invocation()?;
             let mut d =
                 creds::drop_privileges(KeepCapability::SysAdmin).map_err(|e| e.to_string())?;
-            hygiene::harden_tty().map_err(|e| e.to_string())?;
+            hygiene::tty::harden_tty().map_err(|e| e.to_string())?;
             d.release_sys_admin().map_err(|e| e.to_string())?;
             for entry in all_entries() {
                 let e = inject_line(pty, b'X', entry);
