@@ -13,13 +13,15 @@
 
 pub mod assumptions;
 pub mod errno;
+pub mod error;
 pub mod executor;
 pub mod fake;
 #[cfg(feature = "fault-injection")]
 pub mod faulty;
 
 pub use assumptions::Assumptions;
-pub use executor::{ExecError, Outcome, UpdateError, apply};
+pub use error::ExecError;
+pub use executor::{Outcome, UpdateError, apply};
 
 #[cfg(test)]
 mod tests;
