@@ -1,6 +1,7 @@
 //! snapcell's mount executor: snap-update-ns's update procedure (spec §3.2,
 //! §3.4–§3.7) performed through the [`System`](snapcell_sys::system::System)
-//! trait, plus [`fake::FakeSystem`], an in-memory `System` for tests.
+//! trait, plus `fake::FakeSystem`, an in-memory `System` for tests (feature
+//! `testing`, never in what ships).
 //!
 //! The entry point is [`executor::apply`]: given the current profile (what
 //! the namespace holds), the desired profile and the [`Assumptions`], it
@@ -15,6 +16,7 @@ pub mod assumptions;
 pub mod errno;
 pub mod error;
 pub mod executor;
+#[cfg(any(test, feature = "testing"))]
 pub mod fake;
 #[cfg(feature = "fault-injection")]
 pub mod faulty;
