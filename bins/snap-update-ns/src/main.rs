@@ -15,21 +15,11 @@ use snapcell_core::args::{UpdateNsArgs, parse_update_ns_args};
 use snapcell_core::expand::expand_user_entries;
 use snapcell_core::profile::Profile;
 use snapcell_exec::{Assumptions, apply};
+use snapcell_sys::debug;
 use snapcell_sys::live::LiveSystem;
+use snapcell_sys::log;
 use snapcell_sys::ns::{NsError, enter_mount_namespace};
 use snapcell_sys::profile_io::{load_profile, save_profile};
-
-fn debug_enabled() -> bool {
-    std::env::var_os("SNAPD_DEBUG").is_some_and(|v| v == "1")
-}
-
-macro_rules! debug {
-    ($($arg:tt)*) => {
-        if debug_enabled() {
-            eprintln!("DEBUG: {}", format!($($arg)*));
-        }
-    };
-}
 
 /// What a run ended with.
 enum Exit {
@@ -39,6 +29,12 @@ enum Exit {
 }
 
 fn main() -> ExitCode {
+    // Run by root (snapd, or snap-confine before it drops privileges):
+    // nothing to hold back.
+    log::init(
+        log::debug_enabled(std::env::var_os("SNAPD_DEBUG").as_deref()),
+        false,
+    );
     let argv: Vec<String> = match std::env::args_os()
         .map(|a| a.into_string())
         .collect::<Result<_, _>>()

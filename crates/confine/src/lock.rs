@@ -69,7 +69,7 @@ fn open_lock_file(file_name: &str) -> Result<File> {
 
 fn lock_file(file_name: &str, name: String) -> Result<Lock> {
     let file = open_lock_file(file_name)?;
-    crate::debug!("acquiring lock {LOCK_DIR}/{file_name}");
+    snapcell_sys::debug!("acquiring lock {LOCK_DIR}/{file_name}");
     // Blocks until the holder lets go (no polling), up to the timeout.
     match lock_exclusive(file.as_fd(), LOCK_TIMEOUT) {
         Ok(true) => Ok(Lock { file, name }),

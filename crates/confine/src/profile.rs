@@ -38,7 +38,7 @@ pub fn apply_mount_profile(instance: &str, current: &Profile, desired: &Profile)
 /// snapd does.
 fn run_executor(instance: &str, current: &Profile, desired: &Profile) -> Result<Profile> {
     if desired.entries.is_empty() {
-        crate::debug!("the mount profile of snap {instance} is empty");
+        snapcell_sys::debug!("the mount profile of snap {instance} is empty");
         return Ok(current.clone());
     }
     let mut sys = LiveSystem::new()
@@ -58,7 +58,7 @@ fn run_executor(instance: &str, current: &Profile, desired: &Profile) -> Result<
     for warning in &outcome.warnings {
         eprintln!("WARNING: {warning}");
     }
-    crate::debug!(
+    snapcell_sys::debug!(
         "applied {} changes of the mount profile of snap {instance}",
         outcome.changes.len()
     );

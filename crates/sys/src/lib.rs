@@ -7,6 +7,7 @@ pub mod fsview;
 pub mod hygiene;
 pub mod landlock;
 pub mod live;
+pub mod log;
 pub mod loopdev;
 pub mod ns;
 pub mod nsid;
