@@ -79,12 +79,12 @@ fn run(args: &UpdateNsArgs) -> Result<Exit, String> {
     // Lock first (the lock files live in the host's /run/snapd/lock, which
     // the snap's namespace shares).
     let _lock = if args.from_snap_confine {
-        snapcell_confine::lock::verify_snap_locked(instance).map_err(|_| {
+        snapcell_sys::snaplock::verify_snap_locked(instance).map_err(|_| {
             format!("mount namespace of snap {instance:?} is not locked but --from-snap-confine was used")
         })?;
         None
     } else {
-        Some(snapcell_confine::lock::lock_snap(instance).map_err(|e| e.to_string())?)
+        Some(snapcell_sys::snaplock::lock_snap(instance).map_err(|e| e.to_string())?)
     };
     if args.should_setns && !enter(&format!("/run/snapd/ns/{instance}.mnt"))? {
         return Ok(Exit::NoNamespace);

@@ -8,10 +8,10 @@ use rustix::io::Errno;
 use rustix::mount::{UnmountFlags, unmount};
 use snapcell_core::naming::validate_instance_name;
 use snapcell_sys::debug;
+use snapcell_sys::snaplock::{lock_snap, verify_snap_locked};
 
 use crate::error::{Error, Result, SysContext};
 use crate::helper::{NSFS_MAGIC, PROC_SUPER_MAGIC};
-use crate::lock::{lock_snap, verify_snap_locked};
 use crate::paths::NS_DIR;
 use crate::safefs::open_dir_errno;
 

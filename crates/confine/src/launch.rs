@@ -15,6 +15,7 @@ use snapcell_core::profile::Profile;
 use snapcell_sys::debug;
 use snapcell_sys::hygiene::{self, InheritedFds, ProcessState};
 use snapcell_sys::log;
+use snapcell_sys::snaplock::{lock_global, lock_snap};
 
 use crate::base::{Base, locate_base};
 use crate::bootstrap::{self, Config, ROOTFS_PROFILE_LINE, Scratch};
@@ -23,7 +24,6 @@ use crate::discard::discard_files;
 use crate::error::{Error, Result, SysContext};
 use crate::helper::{preserve_own_mount_ns, unshare_preservable_mount_ns};
 use crate::host;
-use crate::lock::{lock_global, lock_snap};
 use crate::paths::{NS_DIR, VOID_DIR, current_profile_name, info_name, snap_mount_dir};
 use crate::profile::{apply_mount_profile, load_desired};
 use crate::request::{Invocation, Request, parse_request};
@@ -152,7 +152,7 @@ fn exec(req: &Request, env: &[(OsString, OsString)]) -> Error {
 /// only matters for building and preserving a namespace, so it is done
 /// only on that path. The global lock is then taken while the snap lock is
 /// held; that order is safe because nothing takes a snap lock while
-/// holding the global lock (see [`crate::lock`]).
+/// holding the global lock (see [`snapcell_sys::snaplock`]).
 pub fn enter_snap_namespace(req: &Request, base: &Base, smd: &str) -> Result<NamespaceOutcome> {
     let distro = Distro::probe();
     if distro.is_core16 && req.base == "core" {

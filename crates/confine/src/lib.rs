@@ -2,7 +2,7 @@
 //! environment to an app running in its snap's mount namespace.
 //!
 //! * [`request`]: arguments and environment → a validated [`request::Request`];
-//! * [`lock`]: the per-snap and global locks;
+//! * the per-snap and global locks are [`snapcell_sys::snaplock`]'s;
 //! * [`host`]: the host side (`/run/snapd/ns` private, shared snap mounts);
 //! * [`reuse`]: whether a preserved namespace may be entered again;
 //! * [`bootstrap`]: building a namespace (one ordered table of host
@@ -53,7 +53,6 @@ pub mod error;
 pub mod helper;
 pub mod host;
 pub mod launch;
-pub mod lock;
 pub mod mountinfo;
 pub mod mounts;
 pub mod paths;

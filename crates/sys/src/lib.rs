@@ -1,6 +1,7 @@
 //! The system layer of snapcell.
 
 pub mod creds;
+pub mod errno;
 pub mod flock;
 pub mod fork;
 pub mod fsview;
@@ -13,5 +14,6 @@ pub mod ns;
 pub mod nsid;
 pub mod profile_io;
 pub mod seccomp;
+pub mod snaplock;
 pub mod squashfs;
 pub mod system;
