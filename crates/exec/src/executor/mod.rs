@@ -166,8 +166,9 @@ struct Executor<'s> {
     held: Vec<(String, AsideId)>,
 }
 
-/// Apply `desired` over `current` (snapd's `executeMountProfileUpdate`,
-/// steps 3–6; locking, loading and saving are the caller's).
+/// Apply `desired` over `current` (snapd's `applyProfile`, the heart of
+/// `executeMountProfileUpdate`; locking, loading and saving are the
+/// caller's, see [`crate::update`]).
 ///
 /// `assumptions` are typically [`Assumptions::for_system`]; they are seeded
 /// with a `mount` of every current entry. On success the returned
