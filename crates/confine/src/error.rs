@@ -68,6 +68,7 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The C library's text for an errno (one home: `snapcell_sys::errno`).
 pub use snapcell_sys::errno::strerror;
 
 impl From<LockError> for Error {
