@@ -175,7 +175,7 @@ fn it_removes_exactly_the_snaps_files_and_unmounts_its_namespaces() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(mounts().contains("/run/snapd/ns/other.mnt"));
-        let lock = snapcell_confine::lock::lock_snap("other").unwrap();
+        let lock = snapcell_sys::snaplock::lock_snap("other").unwrap();
         let out = run(&bin, &["--from-snap-confine", "other"]);
         assert!(
             out.status.success(),

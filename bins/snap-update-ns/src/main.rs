@@ -6,40 +6,28 @@
 //! the lock), applies `/var/lib/snapd/mount/snap.INSTANCE.fstab` over
 //! `/run/snapd/ns/snap.INSTANCE.fstab` with snapcell's executor, and saves the
 //! new current profile atomically. A failed layout change rolls the whole run
-//! back and leaves the saved profile as it was.
+//! back and leaves the saved profile as it was. The per-user mounts
+//! (`--user-mounts`, `-u UID`) are applied and never saved. The procedure is
+//! [`snapcell_exec::update`]'s; this is its command line.
 #![forbid(unsafe_code)]
 
-use std::path::Path;
 use std::process::ExitCode;
 
-use snapcell_core::args::{UpdateNsArgs, parse_update_ns_args};
-use snapcell_core::expand::expand_user_entries;
-use snapcell_core::profile::Profile;
-use snapcell_exec::{Assumptions, apply};
+use snapcell_core::args::parse_update_ns_args;
+use snapcell_exec::{
+    SystemProfileUpdateContext, UserProfileUpdateContext, execute_mount_profile_update,
+};
 use snapcell_sys::live::LiveSystem;
-use snapcell_sys::ns::{NsError, enter_mount_namespace};
-use snapcell_sys::profile_io::{load_profile, save_profile};
-
-fn debug_enabled() -> bool {
-    std::env::var_os("SNAPD_DEBUG").is_some_and(|v| v == "1")
-}
-
-macro_rules! debug {
-    ($($arg:tt)*) => {
-        if debug_enabled() {
-            eprintln!("DEBUG: {}", format!($($arg)*));
-        }
-    };
-}
-
-/// What a run ended with.
-enum Exit {
-    /// Nothing to do (no preserved namespace): exit 0 silently, as snapd.
-    NoNamespace,
-    Done,
-}
+use snapcell_sys::log;
+use snapcell_sys::system::SysResult;
 
 fn main() -> ExitCode {
+    // Run by root (snapd, or snap-confine before it drops privileges):
+    // nothing to hold back.
+    log::init(
+        log::debug_enabled(std::env::var_os("SNAPD_DEBUG").as_deref()),
+        false,
+    );
     let argv: Vec<String> = match std::env::args_os()
         .map(|a| a.into_string())
         .collect::<Result<_, _>>()
@@ -60,98 +48,41 @@ fn main() -> ExitCode {
     // snapd's bootstrap clears the environment and keeps only SNAPD_DEBUG;
     // the user context also reads XDG_RUNTIME_DIR and SNAP_REAL_HOME.
     rustix::process::umask(rustix::fs::Mode::empty());
-    match run(&args) {
-        Ok(Exit::NoNamespace) => {
-            debug!(
-                "no preserved mount namespace for snap {}, nothing to update",
-                args.instance_name
-            );
-            ExitCode::SUCCESS
-        }
-        Ok(Exit::Done) => ExitCode::SUCCESS,
-        Err(msg) => {
-            eprintln!("cannot update snap namespace: {msg}");
+    let instance = &args.instance_name;
+    let result = if args.process_user_fstab {
+        let mut ctx = UserProfileUpdateContext::new(
+            instance,
+            args.should_setns,
+            args.uid,
+            rustix::process::getuid().as_raw(),
+            rustix::process::getgid().as_raw(),
+            std::env::var("SNAP_REAL_HOME").ok(),
+        );
+        execute_mount_profile_update(&mut ctx, open_system)
+    } else {
+        let mut ctx =
+            SystemProfileUpdateContext::new(instance, args.from_snap_confine, args.should_setns);
+        execute_mount_profile_update(&mut ctx, open_system)
+    };
+    match result {
+        // Also when there is no preserved namespace: nothing to do, as snapd.
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cannot update snap namespace: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(args: &UpdateNsArgs) -> Result<Exit, String> {
-    let instance = &args.instance_name;
-    if args.process_user_fstab {
-        return run_user(args);
-    }
-    // Lock first (the lock files live in the host's /run/snapd/lock, which
-    // the snap's namespace shares).
-    let _lock = if args.from_snap_confine {
-        snapcell_confine::lock::verify_snap_locked(instance).map_err(|_| {
-            format!("mount namespace of snap {instance:?} is not locked but --from-snap-confine was used")
-        })?;
-        None
-    } else {
-        Some(snapcell_confine::lock::lock_snap(instance).map_err(|e| e.to_string())?)
-    };
-    if args.should_setns && !enter(&format!("/run/snapd/ns/{instance}.mnt"))? {
-        return Ok(Exit::NoNamespace);
-    }
-    let desired_path = format!("/var/lib/snapd/mount/snap.{instance}.fstab");
-    let current_path = format!("/run/snapd/ns/snap.{instance}.fstab");
-    let desired = load_profile(Path::new(&desired_path)).map_err(|e| e.to_string())?;
-    let current = load_profile(Path::new(&current_path)).map_err(|e| e.to_string())?;
-    #[cfg_attr(feature = "fault-injection", allow(unused_mut))]
-    let mut sys = LiveSystem::new().map_err(|e| format!("cannot open /: {e}"))?;
-    // Test builds only (tests/faults.rs): fail the K-th mutating call.
-    #[cfg(feature = "fault-injection")]
-    let mut sys = snapcell_exec::faulty::FaultySystem::from_env(sys);
-    let outcome = apply(
-        &mut sys,
-        &current,
-        &desired,
-        Assumptions::for_system(instance),
-    )
-    .map_err(|e| e.to_string())?;
-    for w in &outcome.warnings {
-        eprintln!("WARNING: {w}");
-    }
-    debug!("performed {} changes", outcome.changes.len());
-    save_profile(Path::new(&current_path), &outcome.profile).map_err(|e| e.to_string())?;
-    Ok(Exit::Done)
+/// The namespace's file system, opened from inside it.
+#[cfg(not(feature = "fault-injection"))]
+fn open_system() -> SysResult<LiveSystem> {
+    LiveSystem::new()
 }
 
-/// Enter the namespace preserved at `ns_file`; `Ok(false)` when there is
-/// none (missing, a plain file, or EINVAL from setns), which snapd treats as
-/// nothing to update.
-fn enter(ns_file: &str) -> Result<bool, String> {
-    match enter_mount_namespace(Path::new(ns_file)) {
-        Ok(()) => Ok(true),
-        Err(NsError::NotPreserved(_)) => Ok(false),
-        Err(NsError::Setns { err, .. }) if err == rustix::io::Errno::INVAL => Ok(false),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// The per-user profile: expanded, applied in the caller's namespace (snap-confine
-/// made it for this user) or the preserved per-user one; never saved.
-fn run_user(args: &UpdateNsArgs) -> Result<Exit, String> {
-    let instance = &args.instance_name;
-    let uid = rustix::process::getuid().as_raw();
-    let gid = rustix::process::getgid().as_raw();
-    if args.should_setns && !enter(&format!("/run/snapd/ns/{instance}.{}.mnt", args.uid))? {
-        return Ok(Exit::NoNamespace);
-    }
-    let desired_path = format!("/var/lib/snapd/mount/snap.{instance}.user-fstab");
-    let mut desired = load_profile(Path::new(&desired_path)).map_err(|e| e.to_string())?;
-    let home = std::env::var("SNAP_REAL_HOME")
-        .ok()
-        .filter(|h| !h.is_empty());
-    let mut sys = LiveSystem::new().map_err(|e| format!("cannot open /: {e}"))?;
-    let assumptions = Assumptions::for_user(&mut sys, home.as_deref().unwrap_or(""), uid, gid);
-    expand_user_entries(&mut desired.entries, uid, home.as_deref()).map_err(|e| e.to_string())?;
-    // The per-user current profile is read as empty and never written (spec §3.2).
-    let outcome =
-        apply(&mut sys, &Profile::default(), &desired, assumptions).map_err(|e| e.to_string())?;
-    for w in &outcome.warnings {
-        eprintln!("WARNING: {w}");
-    }
-    Ok(Exit::Done)
+/// Test builds only (tests/faults.rs): `SNAPCELL_FAULT_AT=K` fails the K-th
+/// mutating call.
+#[cfg(feature = "fault-injection")]
+fn open_system() -> SysResult<snapcell_exec::faulty::FaultySystem<LiveSystem>> {
+    LiveSystem::new().map(snapcell_exec::faulty::FaultySystem::from_env)
 }

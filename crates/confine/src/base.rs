@@ -38,7 +38,7 @@ pub fn locate_base(snap_mount_dir: &str, requested: &str) -> Result<Base> {
         }
     };
     if name != requested {
-        crate::debug!("falling back to base snap {name} (requested {requested})");
+        snapcell_sys::debug!("falling back to base snap {name} (requested {requested})");
     }
     let snap_dir = format!("{snap_mount_dir}/{name}");
     let dir_fd = open_dir(&snap_dir)?;

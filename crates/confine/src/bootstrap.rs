@@ -22,9 +22,9 @@ use rustix::io::Errno;
 use rustix::process::{Gid, Uid};
 use snapcell_core::entry::MountEntry;
 use snapcell_core::profile::Profile;
+use snapcell_sys::debug;
 
 use crate::base::Base;
-use crate::debug;
 use crate::error::{Error, Result, SysContext};
 use crate::mounts::{Propagation, bind, make, mount_fs, rbind, remount_read_only, umount};
 use crate::paths::{HOSTFS_DIR, PRIVATE_TMP_DIR, current_profile_path};
@@ -487,16 +487,16 @@ pub fn setup_private_devpts() -> Result<()> {
 pub fn populate(cfg: &Config<'_>, scratch: &Scratch) -> Result<()> {
     let s = scratch.path.as_str();
     replicate_base(cfg, s)?;
-    crate::log::stage("replicate base");
+    snapcell_sys::log::stage("replicate base");
     bind_host_dirs(cfg, s)?;
     bind_base_etc_entries(cfg, s)?;
     bind_snapd_dirs(cfg, s)?;
-    crate::log::stage("host directories");
+    snapcell_sys::log::stage("host directories");
     pivot(cfg, scratch)?;
-    crate::log::stage("pivot_root");
+    snapcell_sys::log::stage("pivot_root");
     crate::privtmp::setup_private_tmp(cfg.instance)?;
     setup_private_devpts()?;
-    crate::log::stage("private /tmp and devpts");
+    snapcell_sys::log::stage("private /tmp and devpts");
     Ok(())
 }
 

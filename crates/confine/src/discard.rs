@@ -7,11 +7,11 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, openat, statat, unlinkat};
 use rustix::io::Errno;
 use rustix::mount::{UnmountFlags, unmount};
 use snapcell_core::naming::validate_instance_name;
+use snapcell_sys::debug;
+use snapcell_sys::snaplock::{lock_snap, verify_snap_locked};
 
-use crate::debug;
 use crate::error::{Error, Result, SysContext};
 use crate::helper::{NSFS_MAGIC, PROC_SUPER_MAGIC};
-use crate::lock::{lock_snap, verify_snap_locked};
 use crate::paths::NS_DIR;
 use crate::safefs::open_dir_errno;
 
@@ -122,13 +122,13 @@ pub fn discard_namespace(instance: &str, from_snap_confine: bool) -> Result<()> 
 
 /// The whole of snap-discard-ns: returns the exit code.
 pub fn main(argv: Vec<OsString>, env: Vec<(OsString, OsString)>) -> i32 {
-    let debug = crate::request::debug_enabled(
+    let debug = snapcell_sys::log::debug_enabled(
         env.iter()
             .rev()
             .find(|(k, _)| k == "SNAPD_DEBUG")
             .map(|(_, v)| v.as_os_str()),
     );
-    crate::log::init(
+    snapcell_sys::log::init(
         debug,
         rustix::process::getuid() != rustix::process::geteuid(),
     );
@@ -150,7 +150,7 @@ pub fn main(argv: Vec<OsString>, env: Vec<(OsString, OsString)>) -> i32 {
         }
     };
     let result = discard_namespace(instance, from_snap_confine);
-    crate::log::flush();
+    snapcell_sys::log::flush();
     match result {
         Ok(()) => 0,
         Err(e) => {

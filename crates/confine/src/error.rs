@@ -4,6 +4,7 @@
 use std::fmt;
 
 use rustix::io::Errno;
+use snapcell_sys::snaplock::LockError;
 
 /// Why snap-confine (or snap-discard-ns) gives up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,13 +68,16 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// The C library's text for `errno` (`No such file or directory`), without
-/// Rust's `(os error N)` suffix.
-pub fn strerror(errno: Errno) -> String {
-    let text = std::io::Error::from_raw_os_error(errno.raw_os_error()).to_string();
-    match text.rfind(" (os error ") {
-        Some(at) => text[..at].to_owned(),
-        None => text,
+/// The C library's text for an errno (one home: `snapcell_sys::errno`).
+pub use snapcell_sys::errno::strerror;
+
+impl From<LockError> for Error {
+    /// The same message, and errno, as when the locks were taken here.
+    fn from(e: LockError) -> Error {
+        match e.errno() {
+            Some(errno) => Error::sys(e.what(), errno),
+            None => Error::new(e.what()),
+        }
     }
 }
 

@@ -32,10 +32,10 @@ use rustix::thread::{
     CpuSet, LinkNameSpaceType, UnshareFlags, move_into_link_name_space, sched_getaffinity,
     sched_setaffinity,
 };
+use snapcell_sys::debug;
 use snapcell_sys::fork::unshare;
 use snapcell_sys::nsid::mount_ns_id;
 
-use crate::debug;
 use crate::error::{Error, Result, SysContext, strerror};
 use crate::paths::{NS_DIR, preserved_ns_name};
 

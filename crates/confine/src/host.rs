@@ -8,8 +8,8 @@ use rustix::fs::{Mode, OFlags, fstat};
 use rustix::io::Errno;
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 use snapcell_core::mountinfo::MountInfoEntry;
+use snapcell_sys::debug;
 
-use crate::debug;
 use crate::error::{Result, SysContext};
 use crate::mountinfo::{read_mountinfo, read_mounts_at, top_mount_at};
 use crate::mounts::{Propagation, make, rbind};

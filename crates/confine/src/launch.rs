@@ -12,21 +12,21 @@ use rustix::process::{Uid, geteuid, getuid};
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 use snapcell_core::entry::MountEntry;
 use snapcell_core::profile::Profile;
+use snapcell_sys::debug;
 use snapcell_sys::hygiene::{self, cwd::ProcessState, fds::InheritedFds};
+use snapcell_sys::log;
+use snapcell_sys::snaplock::{lock_global, lock_snap};
 
 use crate::base::{Base, locate_base};
 use crate::bootstrap::{self, Config, ROOTFS_PROFILE_LINE, Scratch};
 use crate::confinement;
-use crate::debug;
 use crate::discard::discard_files;
 use crate::error::{Error, Result, SysContext};
 use crate::helper::{preserve_own_mount_ns, unshare_preservable_mount_ns};
 use crate::host;
-use crate::lock::{lock_global, lock_snap};
-use crate::log;
 use crate::paths::{NS_DIR, VOID_DIR, current_profile_name, info_name, snap_mount_dir};
 use crate::profile::{apply_mount_profile, load_desired};
-use crate::request::{Invocation, Request, debug_enabled, parse_request};
+use crate::request::{Invocation, Request, parse_request};
 use crate::reuse::{Verdict, inspect, write_info};
 use crate::safefs::{open_dir, open_dir_errno, verify_trusted_dir};
 use crate::system::{Distro, read_homedirs};
@@ -45,7 +45,7 @@ pub enum NamespaceOutcome {
 /// The whole of snap-confine: returns the exit code (only on failure or
 /// for `--version`; on success the app replaces this process).
 pub fn main(argv: Vec<OsString>, env: Vec<(OsString, OsString)>) -> i32 {
-    let debug = debug_enabled(
+    let debug = log::debug_enabled(
         env.iter()
             .rev()
             .find(|(k, _)| k.as_bytes() == b"SNAPD_DEBUG")
@@ -152,7 +152,7 @@ fn exec(req: &Request, env: &[(OsString, OsString)]) -> Error {
 /// only matters for building and preserving a namespace, so it is done
 /// only on that path. The global lock is then taken while the snap lock is
 /// held; that order is safe because nothing takes a snap lock while
-/// holding the global lock (see [`crate::lock`]).
+/// holding the global lock (see [`snapcell_sys::snaplock`]).
 pub fn enter_snap_namespace(req: &Request, base: &Base, smd: &str) -> Result<NamespaceOutcome> {
     let distro = Distro::probe();
     if distro.is_core16 && req.base == "core" {

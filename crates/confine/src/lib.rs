@@ -2,7 +2,7 @@
 //! environment to an app running in its snap's mount namespace.
 //!
 //! * [`request`]: arguments and environment → a validated [`request::Request`];
-//! * [`lock`]: the per-snap and global locks;
+//! * the per-snap and global locks are [`snapcell_sys::snaplock`]'s;
 //! * [`host`]: the host side (`/run/snapd/ns` private, shared snap mounts);
 //! * [`reuse`]: whether a preserved namespace may be entered again;
 //! * [`bootstrap`]: building a namespace (one ordered table of host
@@ -35,7 +35,8 @@
 //!   ([`profile`]); no helper binary is ever executed;
 //! * the new namespace is preserved from the host namespace by `setns`
 //!   there and back, not by a forked capture helper ([`helper`]);
-//! * debug output of a set-user-ID run is held back until the end ([`log`]);
+//! * debug output of a set-user-ID run is held back until the end
+//!   ([`snapcell_sys::log`]);
 //! * Ubuntu Core 16 legacy mode is refused rather than implemented;
 //! * a minimal Landlock domain stands in for AppArmor's ptrace rules
 //!   ([`confinement`]); a Landlocked app cannot mount, so a snap-confine
@@ -53,8 +54,6 @@ pub mod error;
 pub mod helper;
 pub mod host;
 pub mod launch;
-pub mod lock;
-pub mod log;
 pub mod mountinfo;
 pub mod mounts;
 pub mod paths;

@@ -6,8 +6,8 @@ use rustix::mount::{
     MountFlags, MountPropagationFlags, UnmountFlags, mount, mount_bind, mount_bind_recursive,
     mount_change, mount_remount, unmount,
 };
+use snapcell_sys::debug;
 
-use crate::debug;
 use crate::error::{Result, SysContext};
 
 /// Propagation changes, as `mount --make-*` spells them.

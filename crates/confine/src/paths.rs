@@ -4,10 +4,6 @@ use std::path::Path;
 
 /// Preserved namespaces and their profiles and info files.
 pub const NS_DIR: &str = "/run/snapd/ns";
-/// Per-snap lock files (`INSTANCE.lock`) and the global lock (`.lock`).
-pub const LOCK_DIR: &str = "/run/snapd/lock";
-/// Name of the global lock in [`LOCK_DIR`].
-pub const GLOBAL_LOCK: &str = ".lock";
 /// Root-only parent of the per-snap private `/tmp` directories.
 pub const PRIVATE_TMP_DIR: &str = "/tmp/snap-private-tmp";
 /// Where the host's root stays visible inside the namespace.

@@ -1,5 +1,7 @@
 //! Applying the snap's mount profile in a freshly built namespace (spec
-//! §6.5 step 13), in-process, through the engine snap-update-ns uses.
+//! §6.5 step 13), in-process, with snap-update-ns's update procedure
+//! ([`snapcell_exec::update`]) in the system context snap-confine gives it
+//! ([`SystemProfileUpdateContext::for_new_namespace`]).
 //!
 //! The desired profile (`/var/lib/snapd/mount/snap.INSTANCE.fstab`) is read
 //! in the host namespace before `unshare` (research §3.2(c): policy is never
@@ -10,12 +12,16 @@
 use std::path::Path;
 
 use snapcell_core::profile::Profile;
-use snapcell_exec::{Assumptions, apply};
+use snapcell_exec::{
+    MountProfileUpdateContext, ProfileUpdateError, SystemProfileUpdateContext,
+    execute_mount_profile_update,
+};
+use snapcell_sys::debug;
 use snapcell_sys::live::LiveSystem;
-use snapcell_sys::profile_io::{load_profile, save_profile};
+use snapcell_sys::profile_io::load_profile;
 
 use crate::error::{Error, Result};
-use crate::paths::{current_profile_path, desired_profile_path};
+use crate::paths::desired_profile_path;
 
 /// Read the desired mount profile (missing file: empty profile).
 pub fn load_desired(instance: &str) -> Result<Profile> {
@@ -23,44 +29,28 @@ pub fn load_desired(instance: &str) -> Result<Profile> {
 }
 
 /// Apply `desired` over the current profile `current` in the calling
-/// process's (new) namespace; save what is now mounted as the current
-/// profile.
+/// process's (new) namespace, which snap-confine holds the snap lock of;
+/// save what is now mounted as the current profile.
+///
+/// A failed layout or overname change aborts (the executor rolls back; the
+/// construction then fails and nothing is preserved); other failed changes
+/// are logged and skipped, as snapd does.
 pub fn apply_mount_profile(instance: &str, current: &Profile, desired: &Profile) -> Result<()> {
-    let saved = run_executor(instance, current, desired)?;
-    save_profile(Path::new(&current_profile_path(instance)), &saved)
-        .map_err(|e| Error::new(e.to_string()))
-}
-
-/// Plan and perform the changes with the executor snap-update-ns uses, in
-/// snap-update-ns's system context. A failed layout or overname change
-/// aborts (the executor rolls back; the construction then fails and
-/// nothing is preserved); other failed changes are logged and skipped, as
-/// snapd does.
-fn run_executor(instance: &str, current: &Profile, desired: &Profile) -> Result<Profile> {
+    let mut ctx =
+        SystemProfileUpdateContext::for_new_namespace(instance, current.clone(), desired.clone());
     if desired.entries.is_empty() {
-        crate::debug!("the mount profile of snap {instance} is empty");
-        return Ok(current.clone());
+        debug!("the mount profile of snap {instance} is empty");
+        return ctx.save_current_profile(current).map_err(Error::new);
     }
-    let mut sys = LiveSystem::new()
-        .map_err(|e| Error::sys("cannot prepare to apply the mount profile", e))?;
-    let outcome = apply(
-        &mut sys,
-        current,
-        desired,
-        Assumptions::for_system(instance),
-    )
-    .map_err(|e| {
-        Error::new(format!(
+    match execute_mount_profile_update(&mut ctx, LiveSystem::new) {
+        Ok(_) => Ok(()),
+        Err(ProfileUpdateError::System(e)) => {
+            Err(Error::sys("cannot prepare to apply the mount profile", e))
+        }
+        Err(ProfileUpdateError::Apply(e)) => Err(Error::new(format!(
             "cannot apply the mount profile {}: {e}",
             desired_profile_path(instance)
-        ))
-    })?;
-    for warning in &outcome.warnings {
-        eprintln!("WARNING: {warning}");
+        ))),
+        Err(ProfileUpdateError::Context(msg)) => Err(Error::new(msg)),
     }
-    crate::debug!(
-        "applied {} changes of the mount profile of snap {instance}",
-        outcome.changes.len()
-    );
-    Ok(outcome.profile)
 }

@@ -13,6 +13,7 @@ use snapcell_core::naming::{
     TagTarget, parse_security_tag, snap_name_of, validate_instance_name, validate_security_tag,
     validate_snap_name,
 };
+use snapcell_sys::log::debug_enabled;
 
 use crate::error::{Error, Result};
 
@@ -74,15 +75,6 @@ fn utf8<'a>(name: &str, value: &'a OsStr) -> Result<&'a str> {
     value
         .to_str()
         .ok_or_else(|| Error::new(format!("{name} is not valid UTF-8")))
-}
-
-/// How snapd reads `SNAPD_DEBUG` (Go's `strconv.ParseBool`; the C side
-/// takes `1`/`true` only, a subset).
-pub fn debug_enabled(value: Option<&OsStr>) -> bool {
-    matches!(
-        value.and_then(|v| v.to_str()),
-        Some("1" | "t" | "T" | "true" | "TRUE" | "True")
-    )
 }
 
 /// Parse and validate. `argv` includes `argv[0]`.

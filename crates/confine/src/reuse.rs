@@ -29,10 +29,10 @@ use rustix::fs::{Mode, OFlags, openat};
 use rustix::io::Errno;
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 use snapcell_core::mountinfo::MountInfoEntry;
+use snapcell_sys::debug;
 use snapcell_sys::nsid::owning_user_ns;
 
 use crate::base::Base;
-use crate::debug;
 use crate::error::{Error, Result, SysContext};
 use crate::helper::{NSFS_MAGIC, PROC_SUPER_MAGIC};
 use crate::mountinfo::{read_mountinfo, top_mount_at};

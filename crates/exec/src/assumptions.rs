@@ -17,7 +17,7 @@ use snapcell_core::paths;
 use snapcell_core::plan::Action;
 use snapcell_sys::system::{FileKind, SQUASHFS_MAGIC, System, TMPFS_MAGIC};
 
-use crate::executor::ExecError;
+use crate::error::ExecError;
 
 /// A directory mode for paths matching a glob.
 #[derive(Clone, Debug, PartialEq, Eq)]

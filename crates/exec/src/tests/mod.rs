@@ -13,6 +13,7 @@ mod mimic;
 mod props;
 mod symlinks;
 mod trespass;
+mod update;
 
 pub(crate) fn entry(line: &str) -> MountEntry {
     MountEntry::parse(line).expect("test entry parses")

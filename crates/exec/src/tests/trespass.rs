@@ -4,7 +4,7 @@ use snapcell_core::mount_opts::MountFlags;
 use snapcell_sys::system::System;
 
 use super::*;
-use crate::executor::ExecError;
+use crate::error::ExecError;
 
 #[test]
 fn a_mount_point_under_the_hosts_etc_gets_a_mimic_instead_of_a_write() {

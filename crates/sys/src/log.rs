@@ -1,12 +1,16 @@
-//! Debug output (`SNAPD_DEBUG=1`): `DEBUG: ...` lines on stderr, and the
-//! time each stage of the launch took.
+//! The one debug logger of snapcell's helpers (snap-confine,
+//! snap-discard-ns, snap-update-ns): with `SNAPD_DEBUG=1` ([`debug_enabled`]),
+//! `DEBUG: ...` lines on stderr ([`debug!`](crate::debug)), and the time
+//! each stage of a launch took ([`stage`]). Off until [`init`] turns it on.
 //!
 //! When snap-confine runs set-user-ID (the real and effective user differ),
 //! the lines are kept in memory and written only when the launch ends (just
-//! before the exec, or with the error). A caller who can see our stderr as it
-//! happens could otherwise use the output as a clock to time races against
-//! the privileged steps (the technique behind CVE-2026-3888).
+//! before the exec, or with the error): [`init`] with `buffered`, then
+//! [`flush`]. A caller who can see our stderr as it happens could otherwise
+//! use the output as a clock to time races against the privileged steps
+//! (the technique behind CVE-2026-3888).
 
+use std::ffi::OsStr;
 use std::fmt;
 use std::io::Write;
 use std::sync::Mutex;
@@ -34,6 +38,15 @@ fn with<R>(f: impl FnOnce(&mut Logger) -> R) -> R {
         Err(poisoned) => poisoned.into_inner(),
     };
     f(&mut guard)
+}
+
+/// How snapd reads `SNAPD_DEBUG` (Go's `strconv.ParseBool`; the C side
+/// takes `1`/`true` only, a subset).
+pub fn debug_enabled(value: Option<&OsStr>) -> bool {
+    matches!(
+        value.and_then(|v| v.to_str()),
+        Some("1" | "t" | "T" | "true" | "TRUE" | "True")
+    )
 }
 
 /// Turn debug output on or off; `buffered` holds it until [`flush`].
@@ -101,10 +114,55 @@ pub fn flush() {
     });
 }
 
-/// `debug!("...", args)`: a `DEBUG:` line when `SNAPD_DEBUG=1`.
+/// `debug!("...", args)`: a `DEBUG:` line when debug output is on (see
+/// [`log`](crate::log)).
 #[macro_export]
 macro_rules! debug {
     ($($arg:tt)*) => {
         $crate::log::debug(format_args!($($arg)*))
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held() -> Vec<String> {
+        with(|log| log.lines.clone())
+    }
+
+    #[test]
+    fn snapd_debug_is_read_as_snapd_reads_it() {
+        for on in ["1", "t", "T", "true", "TRUE", "True"] {
+            assert!(debug_enabled(Some(OsStr::new(on))), "{on}");
+        }
+        for off in ["", "0", "yes", "on", "2", "false"] {
+            assert!(!debug_enabled(Some(OsStr::new(off))), "{off}");
+        }
+        assert!(!debug_enabled(None));
+    }
+
+    // One test for the global logger's states.
+    #[test]
+    fn lines_are_held_back_until_flushed_and_dropped_when_off() {
+        init(true, true);
+        assert!(enabled());
+        crate::debug!("one {}", 1);
+        stage("first");
+        let lines = held();
+        assert_eq!(lines[0], "DEBUG: one 1");
+        assert!(
+            lines[1].starts_with("DEBUG: stage first: ") && lines[1].ends_with(" ms)"),
+            "{}",
+            lines[1]
+        );
+        flush();
+        assert!(held().is_empty());
+
+        init(false, true);
+        assert!(!enabled());
+        crate::debug!("two");
+        stage("second");
+        assert!(held().is_empty());
+    }
 }
