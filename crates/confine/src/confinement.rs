@@ -25,10 +25,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use rustix::fs::{FileType, Mode, OFlags};
+use snapcell_core::seccomp::SeccompProgram;
 use snapcell_sys::creds::{KeepCapability, drop_privileges};
 use snapcell_sys::hygiene::{self, EnvConfinement};
 use snapcell_sys::landlock::{RulesetStatus, restrict_self_minimal};
-use snapcell_sys::seccomp::{SeccompProgram, load_profile_waiting};
+use snapcell_sys::seccomp::{Install, load_profile_waiting};
 
 use crate::debug;
 use crate::error::{Error, Result};

@@ -2,9 +2,10 @@
 //!
 //! Everything here is data in, data out: snapd's mount profile (fstab) format,
 //! `/proc/self/mountinfo`, `meta/snap.yaml`, layouts and their conversion to
-//! mount profiles, and the change planner of snap-update-ns. Nothing in this
-//! crate makes a system call or uses `unsafe`; the file system is consulted
-//! only through the [`plan::FsView`] trait.
+//! mount profiles, the change planner of snap-update-ns, and snapd's compiled
+//! seccomp profiles. Nothing in this crate makes a system call or uses
+//! `unsafe`; the file system is consulted only through the [`plan::FsView`]
+//! trait.
 #![forbid(unsafe_code)]
 
 pub mod args;
@@ -20,5 +21,6 @@ pub mod naming;
 pub mod paths;
 pub mod plan;
 pub mod profile;
+pub mod seccomp;
 pub mod snap_yaml;
 pub mod snapenv;

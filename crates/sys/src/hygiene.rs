@@ -25,7 +25,10 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::{Errno, FdFlags};
 
-use crate::seccomp::{BpfProgram, FilterRole, SeccompError, SeccompProgram, SockFilter, bpf};
+use snapcell_core::seccomp::bpf::{self, BpfProgram, SockFilter};
+use snapcell_core::seccomp::{FilterRole, SeccompProgram};
+
+use crate::seccomp::{Install, SeccompError};
 
 /// Why a hygiene step failed. Every failure is fatal for snap-confine.
 #[derive(Debug, thiserror::Error)]
