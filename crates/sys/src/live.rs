@@ -134,6 +134,7 @@ use rustix::mount::{
     fsopen, move_mount, open_tree, unmount,
 };
 use rustix::process::{Gid, Uid, geteuid};
+use snapcell_core::paths;
 
 use crate::system::{AsideId, Errno, FileKind, FileMeta, FsMeta, MountFlags, SysResult, System};
 
@@ -442,37 +443,26 @@ fn openat2_retry(
     }
 }
 
+// The path rules are core's (`snapcell_core::paths`); a path or name that
+// breaks them is `EINVAL` here.
+
 /// Check that `path` is absolute and clean; the path below `/` (`.` for `/`).
 fn relative(path: &str) -> SysResult<&str> {
-    let Some(rel) = path.strip_prefix('/') else {
-        return Err(Errno::INVAL);
-    };
-    if rel.is_empty() {
-        return Ok(".");
-    }
-    for name in rel.split('/') {
-        check_name(name)?;
-    }
-    Ok(rel)
+    paths::below_root(path).ok_or(Errno::INVAL)
 }
 
 /// Check that `name` is one plain path component.
 fn check_name(name: &str) -> SysResult<()> {
-    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
-        Err(Errno::INVAL)
-    } else {
+    if paths::is_name(name) {
         Ok(())
+    } else {
+        Err(Errno::INVAL)
     }
 }
 
 /// Split a checked path into its parent and its last name; `/` has none.
 fn split(path: &str) -> SysResult<(&str, &str)> {
-    relative(path)?;
-    match path.rsplit_once('/') {
-        Some((_, "")) | None => Err(Errno::INVAL),
-        Some(("", name)) => Ok(("/", name)),
-        Some((parent, name)) => Ok((parent, name)),
-    }
+    paths::split_parent(path).ok_or(Errno::INVAL)
 }
 
 fn kind_of(mode: u32) -> FileKind {
