@@ -7,13 +7,13 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, openat, statat, unlinkat};
 use rustix::io::Errno;
 use rustix::mount::{UnmountFlags, unmount};
 use snapcell_core::naming::validate_instance_name;
+use snapcell_sys::safefs::open_dir_errno;
 
 use crate::debug;
 use crate::error::{Error, Result, SysContext};
 use crate::helper::{NSFS_MAGIC, PROC_SUPER_MAGIC};
 use crate::lock::{lock_snap, verify_snap_locked};
 use crate::paths::NS_DIR;
-use crate::safefs::open_dir_errno;
 
 /// Usage text (printed, exit 0, for a wrong number of arguments).
 pub const USAGE: &str = "usage: snap-discard-ns [--from-snap-confine] <SNAP-INSTANCE-NAME>\n";

@@ -77,6 +77,23 @@ pub fn strerror(errno: Errno) -> String {
     }
 }
 
+impl From<snapcell_sys::safefs::Error> for Error {
+    /// The same message as before the primitives moved to `sys`: a failed
+    /// system call keeps its errno and reads `WHAT: strerror(errno)`.
+    fn from(e: snapcell_sys::safefs::Error) -> Error {
+        match e.failed_call() {
+            Some((what, errno)) => Error::sys(what, errno),
+            None => Error::new(e.to_string()),
+        }
+    }
+}
+
+impl From<snapcell_core::paths::PathError> for Error {
+    fn from(e: snapcell_core::paths::PathError) -> Error {
+        Error::new(e.to_string())
+    }
+}
+
 /// `Result` with [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
@@ -116,5 +133,21 @@ mod tests {
         );
         assert!(!e.is_usage());
         assert!(Error::usage("Usage: x").is_usage());
+    }
+
+    #[test]
+    fn safe_file_system_errors_read_like_snap_confine() {
+        let missing = "/nonexistent-snapcell-dir/x";
+        let e = Error::from(snapcell_sys::safefs::open_dir(missing).unwrap_err());
+        assert_eq!(
+            e.to_string(),
+            format!("cannot open directory {missing}: No such file or directory")
+        );
+        assert_eq!(e.errno(), Some(Errno::NOENT));
+        let e = Error::from(snapcell_sys::safefs::mkdir_all("a/b", 0o755).unwrap_err());
+        assert_eq!(e.to_string(), "a/b is not an absolute path");
+        assert_eq!(e.errno(), None);
+        let e = Error::from(snapcell_core::paths::components("/a/../b").unwrap_err());
+        assert_eq!(e.to_string(), "/a/../b contains \"..\"");
     }
 }

@@ -61,7 +61,6 @@ pub mod privtmp;
 pub mod profile;
 pub mod request;
 pub mod reuse;
-pub mod safefs;
 pub mod system;
 
 pub use error::{Error, Result};

@@ -18,10 +18,10 @@ use rustix::fs::{Mode, OFlags, fchown, openat};
 use rustix::io::Errno;
 use rustix::process::{Gid, Uid};
 use snapcell_sys::flock::lock_exclusive;
+use snapcell_sys::safefs::mkdir_all;
 
 use crate::error::{Error, Result, SysContext};
 use crate::paths::{GLOBAL_LOCK, LOCK_DIR};
-use crate::safefs::mkdir_all;
 
 /// How long to wait for a lock before giving up (snapd's sanity timeout).
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(30);

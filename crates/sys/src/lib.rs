@@ -11,6 +11,7 @@ pub mod loopdev;
 pub mod ns;
 pub mod nsid;
 pub mod profile_io;
+pub mod safefs;
 pub mod seccomp;
 pub mod squashfs;
 pub mod system;

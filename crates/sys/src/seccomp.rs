@@ -31,19 +31,21 @@
 //! across `execve`; call [`Install::install`] while the process is
 //! single-threaded (snap-confine always is).
 
-use std::ffi::OsStr;
 use std::io::Read;
-use std::os::fd::OwnedFd;
-use std::path::{Component, Path, PathBuf};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
+use rustix::fs::OFlags;
 use rustix::io::Errno;
+use snapcell_core::paths::PathError;
 use snapcell_core::seccomp::bin2::{
     HEADER_SIZE, Malformation, MalformedProfile, parse_bin2, parse_legacy_bin,
 };
 use snapcell_core::seccomp::bpf::{BpfProgram, MAX_BPF_SIZE, SockFilter};
 use snapcell_core::seccomp::{FilterRole, SeccompProgram};
+
+use crate::safefs::{self, Trust};
 
 /// Where snapd writes compiled profiles.
 pub const DEFAULT_PROFILE_DIR: &str = "/var/lib/snapd/seccomp/bpf";
@@ -177,92 +179,68 @@ fn errno_of(err: &std::io::Error) -> Errno {
     Errno::from_io_error(err).unwrap_or(Errno::IO)
 }
 
-/// snapd's `validate_path_has_strict_perms`, made a little stricter: owned
-/// by root:root and writable by neither group nor others.
-fn check_strict_perms(path: &Path, st: &Stat) -> Result<(), SeccompError> {
-    if st.st_uid != 0 || st.st_gid != 0 {
-        return Err(SeccompError::Unsafe {
-            path: path.to_owned(),
-            reason: format!("not owned by root:root but {}:{}", st.st_uid, st.st_gid),
-        });
-    }
-    let mode = st.st_mode & 0o7777;
-    if mode & 0o022 != 0 {
-        return Err(SeccompError::Unsafe {
-            path: path.to_owned(),
-            reason: format!("writable by group or others (mode {mode:04o})"),
-        });
-    }
-    Ok(())
-}
-
-fn unsafe_or_open_error(parent: &OwnedFd, name: &OsStr, path: &Path, err: Errno) -> SeccompError {
-    if matches!(err, Errno::LOOP | Errno::NOTDIR | Errno::MLINK)
-        && let Ok(st) = rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW)
-    {
-        if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
-            return SeccompError::Unsafe {
-                path: path.to_owned(),
-                reason: "is a symbolic link".into(),
-            };
+/// A failed step of the trusted walk, in this module's words.
+/// `inspect_is_read`: a failed `fstat` is a read error (of a profile file)
+/// rather than an open error (of a directory).
+fn untrusted(err: safefs::Error, inspect_is_read: bool) -> SeccompError {
+    use safefs::{Distrust, Obstacle, Op};
+    let unsafe_path = |path, reason: String| SeccompError::Unsafe { path, reason };
+    match err {
+        safefs::Error::Path(PathError::NotAbsolute(path)) => SeccompError::BadDirectory {
+            path: path.into(),
+            reason: "not an absolute path",
+        },
+        safefs::Error::Path(PathError::DotDot(path)) => SeccompError::BadDirectory {
+            path: path.into(),
+            reason: "contains . or .. components",
+        },
+        safefs::Error::Sys {
+            path,
+            obstacle: Some(Obstacle::Symlink),
+            ..
+        } => unsafe_path(path, "is a symbolic link".into()),
+        safefs::Error::Sys {
+            path,
+            obstacle: Some(Obstacle::NotDirectory),
+            ..
+        } => unsafe_path(path, "is not a directory".into()),
+        safefs::Error::Sys {
+            op: Op::Inspect,
+            path,
+            errno,
+            ..
+        } if inspect_is_read => SeccompError::Read { path, err: errno },
+        safefs::Error::Sys { path, errno, .. } => SeccompError::Open { path, err: errno },
+        safefs::Error::NotRegularFile { path } => unsafe_path(path, "not a regular file".into()),
+        safefs::Error::Untrusted {
+            path,
+            uid,
+            gid,
+            why: Distrust::Owner,
+            ..
+        } => unsafe_path(path, format!("not owned by root:root but {uid}:{gid}")),
+        safefs::Error::Untrusted {
+            path,
+            mode,
+            why: Distrust::Writable,
+            ..
+        } => unsafe_path(
+            path,
+            format!("writable by group or others (mode {mode:04o})"),
+        ),
+        safefs::Error::NotDirectory { path } => unsafe_path(path, "is not a directory".into()),
+        // Not said by a trusted walk (only by `safefs::verify_dir`).
+        safefs::Error::WrongOwner { ref path, .. } | safefs::Error::WrongMode { ref path, .. } => {
+            unsafe_path(path.clone(), err.to_string())
         }
-        if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
-            return SeccompError::Unsafe {
-                path: path.to_owned(),
-                reason: "is not a directory".into(),
-            };
-        }
-    }
-    SeccompError::Open {
-        path: path.to_owned(),
-        err,
     }
 }
 
 /// Open `dir` one component at a time from `/` without following symbolic
-/// links, checking every directory (snapd's `validate_bpfpath_is_safe`).
+/// links, checking every directory (snapd's `validate_bpfpath_is_safe`):
+/// owned by root:root, not writable by group or others.
 fn open_trusted_dir(dir: &Path) -> Result<OwnedFd, SeccompError> {
-    if !dir.is_absolute() {
-        return Err(SeccompError::BadDirectory {
-            path: dir.to_owned(),
-            reason: "not an absolute path",
-        });
-    }
-    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let root = Path::new("/");
-    let mut fd =
-        rustix::fs::open(root, flags, Mode::empty()).map_err(|err| SeccompError::Open {
-            path: root.to_owned(),
-            err,
-        })?;
-    let mut shown = PathBuf::from("/");
-    check_dir(&shown, &fd)?;
-    for comp in dir.components() {
-        let name = match comp {
-            Component::RootDir => continue,
-            Component::Normal(name) => name,
-            Component::CurDir | Component::ParentDir | Component::Prefix(_) => {
-                return Err(SeccompError::BadDirectory {
-                    path: dir.to_owned(),
-                    reason: "contains . or .. components",
-                });
-            }
-        };
-        shown.push(name);
-        let next = rustix::fs::openat(&fd, name, flags, Mode::empty())
-            .map_err(|err| unsafe_or_open_error(&fd, name, &shown, err))?;
-        check_dir(&shown, &next)?;
-        fd = next;
-    }
-    Ok(fd)
-}
-
-fn check_dir(path: &Path, fd: &OwnedFd) -> Result<(), SeccompError> {
-    let st = rustix::fs::fstat(fd).map_err(|err| SeccompError::Open {
-        path: path.to_owned(),
-        err,
-    })?;
-    check_strict_perms(path, &st)
+    safefs::open_trusted_dir(dir, OFlags::PATH, Trust::RootStrict).map_err(|e| untrusted(e, false))
 }
 
 /// Open `name` in the trusted directory: no symlink, a regular file, root
@@ -273,28 +251,21 @@ fn open_trusted_file(
     name: &str,
 ) -> Result<Option<(PathBuf, OwnedFd)>, SeccompError> {
     let path = dir.join(name);
-    let fd = match rustix::fs::openat(
-        dir_fd,
+    match safefs::open_trusted_file(
+        dir_fd.as_fd(),
         name,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
-        Mode::empty(),
+        &path,
+        OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK,
+        Trust::RootStrict,
     ) {
-        Ok(fd) => fd,
-        Err(Errno::NOENT) => return Ok(None),
-        Err(err) => return Err(unsafe_or_open_error(dir_fd, OsStr::new(name), &path, err)),
-    };
-    let st = rustix::fs::fstat(&fd).map_err(|err| SeccompError::Read {
-        path: path.clone(),
-        err,
-    })?;
-    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-        return Err(SeccompError::Unsafe {
-            path,
-            reason: "not a regular file".into(),
-        });
+        Ok(fd) => Ok(Some((path, fd))),
+        Err(safefs::Error::Sys {
+            op: safefs::Op::Open,
+            errno: Errno::NOENT,
+            ..
+        }) => Ok(None),
+        Err(e) => Err(untrusted(e, true)),
     }
-    check_strict_perms(&path, &st)?;
-    Ok(Some((path, fd)))
 }
 
 /// Read at most `limit` bytes; more is an error.
