@@ -88,6 +88,16 @@ impl From<snapcell_sys::safefs::Error> for Error {
     }
 }
 
+impl From<snapcell_sys::mountinfo::MountTableError> for Error {
+    /// The same message as when snap-confine read the table itself.
+    fn from(e: snapcell_sys::mountinfo::MountTableError) -> Error {
+        match e.failed_call() {
+            Some((what, errno)) => Error::sys(what, errno),
+            None => Error::new(e.to_string()),
+        }
+    }
+}
+
 impl From<snapcell_core::paths::PathError> for Error {
     fn from(e: snapcell_core::paths::PathError) -> Error {
         Error::new(e.to_string())
@@ -149,5 +159,29 @@ mod tests {
         assert_eq!(e.errno(), None);
         let e = Error::from(snapcell_core::paths::components("/a/../b").unwrap_err());
         assert_eq!(e.to_string(), "/a/../b contains \"..\"");
+    }
+
+    #[test]
+    fn mount_table_errors_read_like_snap_confine() {
+        use snapcell_core::mountinfo::{MountInfoError, MountInfoLineError};
+        use snapcell_sys::mountinfo::MountTableError;
+        let e = Error::from(MountTableError::Read {
+            path: "/proc/self/mountinfo",
+            errno: Errno::IO,
+        });
+        assert_eq!(
+            e.to_string(),
+            "cannot read /proc/self/mountinfo: Input/output error"
+        );
+        assert_eq!(e.errno(), Some(Errno::IO));
+        let e = Error::from(MountTableError::Parse(MountInfoLineError {
+            line: 3,
+            error: MountInfoError::FieldCount(2),
+        }));
+        assert_eq!(
+            e.to_string(),
+            "cannot parse /proc/self/mountinfo: line 3: incorrect number of fields, expected at least 10 but found 2"
+        );
+        assert_eq!(e.errno(), None);
     }
 }

@@ -7,12 +7,12 @@ use std::os::fd::{AsFd, OwnedFd};
 use rustix::fs::{Mode, OFlags, fstat};
 use rustix::io::Errno;
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
-use snapcell_core::mountinfo::MountInfoEntry;
+use snapcell_core::mountinfo::{MountInfoEntry, top_mount_at};
+use snapcell_sys::mountinfo::{read_mountinfo, read_mounts_at};
 use snapcell_sys::safefs::mkdir_all;
 
 use crate::debug;
 use crate::error::{Result, SysContext};
-use crate::mountinfo::{read_mountinfo, read_mounts_at, top_mount_at};
 use crate::mounts::{Propagation, make, rbind};
 use crate::paths::NS_DIR;
 

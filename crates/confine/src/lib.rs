@@ -54,7 +54,6 @@ pub mod host;
 pub mod launch;
 pub mod lock;
 pub mod log;
-pub mod mountinfo;
 pub mod mounts;
 pub mod paths;
 pub mod privtmp;

@@ -8,6 +8,7 @@ pub mod hygiene;
 pub mod landlock;
 pub mod live;
 pub mod loopdev;
+pub mod mountinfo;
 pub mod ns;
 pub mod nsid;
 pub mod profile_io;

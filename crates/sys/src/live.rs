@@ -136,6 +136,7 @@ use rustix::mount::{
 use rustix::process::{Gid, Uid, geteuid};
 use snapcell_core::paths;
 
+use crate::mountinfo::{MountTableError, read_mountinfo};
 use crate::system::{AsideId, Errno, FileKind, FileMeta, FsMeta, MountFlags, SysResult, System};
 
 /// How many times an `openat2` lookup that raced with a rename or a mount
@@ -812,9 +813,11 @@ impl System for LiveSystem {
         }
         // Kernels before 5.8 do not tell; ask the mount table (paths there
         // are relative to the process's root).
-        let text = std::fs::read_to_string("/proc/self/mountinfo")
-            .map_err(|err| Errno::from_io_error(&err).unwrap_or(Errno::IO))?;
-        let entries = snapcell_core::mountinfo::parse_mountinfo(&text).map_err(|_| Errno::INVAL)?;
+        let entries = read_mountinfo().map_err(|err| match err {
+            MountTableError::Open { errno, .. } | MountTableError::Read { errno, .. } => errno,
+            MountTableError::NotUtf8 { .. } => Errno::IO,
+            MountTableError::Parse(_) => Errno::INVAL,
+        })?;
         Ok(entries.iter().any(|entry| entry.mount_dir == target))
     }
 
