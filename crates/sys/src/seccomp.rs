@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use rustix::fs::OFlags;
 use rustix::io::Errno;
-use snapcell_core::paths::PathError;
+use snapcell_core::paths::{self, PathError};
 use snapcell_core::seccomp::bin2::{
     HEADER_SIZE, Malformation, MalformedProfile, parse_bin2, parse_legacy_bin,
 };
@@ -287,8 +287,9 @@ fn read_bounded(path: &Path, fd: OwnedFd, limit: usize) -> Result<Vec<u8>, Secco
     Ok(buf)
 }
 
+/// A tag names files in the profile directory: it must be one plain name.
 fn check_tag(tag: &str) -> Result<(), SeccompError> {
-    if tag.is_empty() || tag == "." || tag == ".." || tag.bytes().any(|b| b == b'/' || b == 0) {
+    if !paths::is_name(tag) {
         return Err(SeccompError::BadTag {
             tag: tag.to_owned(),
         });
