@@ -81,6 +81,7 @@ pub enum SeccompError {
     /// others) or is a symbolic link or not a regular file.
     #[error("cannot trust seccomp profile path {}: {reason}", .path.display())]
     Unsafe { path: PathBuf, reason: String },
+    /// A [`MalformedProfile`] (same text), or a file too big to read.
     #[error("cannot load seccomp profile {}: {reason}", .path.display())]
     Malformed { path: PathBuf, reason: Malformation },
     #[error(
