@@ -93,7 +93,8 @@ fn an_app_cannot_read_the_root_of_a_process_outside_its_sandbox() {
 /// only the domain forbids.
 #[test]
 fn the_domain_holds_under_a_profile_without_landlock_as_the_caller() {
-    use snapcell_sys::seccomp::{BpfProgram, SockFilter, bpf, encode_bin2};
+    use snapcell_core::seccomp::bin2::encode_bin2;
+    use snapcell_core::seccomp::bpf::{self, BpfProgram, SockFilter};
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
     const NOBODY: u32 = 65534;

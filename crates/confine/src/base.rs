@@ -2,9 +2,9 @@
 //! snap-confine's fallbacks, resolved to the revision it points at.
 
 use rustix::fs::{FileType, Mode, OFlags};
+use snapcell_sys::safefs::open_dir;
 
 use crate::error::{Error, Result, SysContext};
-use crate::safefs::open_dir;
 
 /// The base snap a namespace is built from.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -23,12 +23,12 @@ use rustix::process::{Gid, Uid};
 use snapcell_core::entry::MountEntry;
 use snapcell_core::profile::Profile;
 use snapcell_sys::debug;
+use snapcell_sys::safefs::{DIR_FLAGS, mkdir_all, mkdir_open, open_dir, verify_dir};
 
 use crate::base::Base;
 use crate::error::{Error, Result, SysContext};
 use crate::mounts::{Propagation, bind, make, mount_fs, rbind, remount_read_only, umount};
 use crate::paths::{HOSTFS_DIR, PRIVATE_TMP_DIR, current_profile_path};
-use crate::safefs::{mkdir_open, open_dir, verify_dir};
 use crate::system::Distro;
 
 /// How a host directory is connected to the namespace.
@@ -164,13 +164,8 @@ pub fn create_scratch_dir() -> Result<Scratch> {
         let name = format!("snap.rootfs.{:012x}", h.finish() & 0xffff_ffff_ffff);
         match mkdirat(&parent, name.as_str(), Mode::from_raw_mode(0o700)) {
             Ok(()) => {
-                let fd = openat(
-                    &parent,
-                    name.as_str(),
-                    crate::safefs::DIR_FLAGS,
-                    Mode::empty(),
-                )
-                .or_die(|| format!("cannot open {PRIVATE_TMP_DIR}/{name}"))?;
+                let fd = openat(&parent, name.as_str(), DIR_FLAGS, Mode::empty())
+                    .or_die(|| format!("cannot open {PRIVATE_TMP_DIR}/{name}"))?;
                 fchown(&fd, Some(Uid::ROOT), Some(Gid::ROOT))
                     .or_die(|| format!("cannot chown {PRIVATE_TMP_DIR}/{name}"))?;
                 let path = format!("{PRIVATE_TMP_DIR}/{name}");
@@ -330,7 +325,7 @@ fn bind_host_dirs(cfg: &Config<'_>, s: &str) -> Result<()> {
             make_mount_point(s, path)?;
         }
         if propagation == HostPropagation::Shared {
-            drop(crate::safefs::mkdir_all(path, 0o755)?);
+            drop(mkdir_all(path, 0o755)?);
         }
         if optional && (!exists(path) || !exists(&dst)) {
             debug!("skipping optional host directory {path}");
@@ -348,7 +343,7 @@ fn bind_host_dirs(cfg: &Config<'_>, s: &str) -> Result<()> {
 fn make_mount_point(s: &str, path: &str) -> Result<()> {
     let mut fd = open_dir(s)?;
     let mut so_far = s.to_owned();
-    for part in crate::safefs::components(path)? {
+    for part in snapcell_core::paths::components(path)? {
         so_far.push('/');
         so_far.push_str(part);
         fd = mkdir_open(fd.as_fd(), part, 0o755, 0, 0)
@@ -418,7 +413,7 @@ fn ensure_host_hostfs_dir() -> Result<()> {
     let parent = open_dir("/var/lib/snapd")?;
     match mkdirat(&parent, "hostfs", Mode::empty()) {
         Ok(()) => {
-            let fd = openat(&parent, "hostfs", crate::safefs::DIR_FLAGS, Mode::empty())
+            let fd = openat(&parent, "hostfs", DIR_FLAGS, Mode::empty())
                 .or_die(|| format!("cannot open {HOSTFS_DIR}"))?;
             fchown(&fd, Some(Uid::ROOT), Some(Gid::ROOT))
                 .or_die(|| format!("cannot chown {HOSTFS_DIR}"))?;
@@ -426,7 +421,7 @@ fn ensure_host_hostfs_dir() -> Result<()> {
                 .or_die(|| format!("cannot chmod {HOSTFS_DIR}"))?;
         }
         Err(Errno::EXIST) => {
-            let fd = openat(&parent, "hostfs", crate::safefs::DIR_FLAGS, Mode::empty())
+            let fd = openat(&parent, "hostfs", DIR_FLAGS, Mode::empty())
                 .or_die(|| format!("cannot open {HOSTFS_DIR}"))?;
             let st = rustix::fs::fstat(&fd).or_die(|| format!("cannot inspect {HOSTFS_DIR}"))?;
             if st.st_uid != 0 || st.st_gid != 0 {

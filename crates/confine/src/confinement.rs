@@ -25,11 +25,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use rustix::fs::{FileType, Mode, OFlags};
+use snapcell_core::seccomp::SeccompProgram;
 use snapcell_sys::creds::{KeepCapability, drop_privileges};
 use snapcell_sys::debug;
 use snapcell_sys::hygiene::{self, env::EnvConfinement};
 use snapcell_sys::landlock::{RulesetStatus, restrict_self_minimal};
-use snapcell_sys::seccomp::{SeccompProgram, load_profile_waiting};
+use snapcell_sys::seccomp::{Install, load_profile_waiting};
 
 use crate::error::{Error, Result};
 use crate::paths::{COOKIE_DIR, SECCOMP_DIR};

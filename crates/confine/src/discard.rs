@@ -8,12 +8,12 @@ use rustix::io::Errno;
 use rustix::mount::{UnmountFlags, unmount};
 use snapcell_core::naming::validate_instance_name;
 use snapcell_sys::debug;
+use snapcell_sys::safefs::open_dir_errno;
 use snapcell_sys::snaplock::{lock_snap, verify_snap_locked};
 
 use crate::error::{Error, Result, SysContext};
 use crate::helper::{NSFS_MAGIC, PROC_SUPER_MAGIC};
 use crate::paths::NS_DIR;
-use crate::safefs::open_dir_errno;
 
 /// Usage text (printed, exit 0, for a wrong number of arguments).
 pub const USAGE: &str = "usage: snap-discard-ns [--from-snap-confine] <SNAP-INSTANCE-NAME>\n";

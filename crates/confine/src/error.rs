@@ -81,6 +81,33 @@ impl From<LockError> for Error {
     }
 }
 
+impl From<snapcell_sys::safefs::Error> for Error {
+    /// The same message as before the primitives moved to `sys`: a failed
+    /// system call keeps its errno and reads `WHAT: strerror(errno)`.
+    fn from(e: snapcell_sys::safefs::Error) -> Error {
+        match e.failed_call() {
+            Some((what, errno)) => Error::sys(what, errno),
+            None => Error::new(e.to_string()),
+        }
+    }
+}
+
+impl From<snapcell_sys::mountinfo::MountTableError> for Error {
+    /// The same message as when snap-confine read the table itself.
+    fn from(e: snapcell_sys::mountinfo::MountTableError) -> Error {
+        match e.failed_call() {
+            Some((what, errno)) => Error::sys(what, errno),
+            None => Error::new(e.to_string()),
+        }
+    }
+}
+
+impl From<snapcell_core::paths::PathError> for Error {
+    fn from(e: snapcell_core::paths::PathError) -> Error {
+        Error::new(e.to_string())
+    }
+}
+
 /// `Result` with [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
@@ -120,5 +147,45 @@ mod tests {
         );
         assert!(!e.is_usage());
         assert!(Error::usage("Usage: x").is_usage());
+    }
+
+    #[test]
+    fn safe_file_system_errors_read_like_snap_confine() {
+        let missing = "/nonexistent-snapcell-dir/x";
+        let e = Error::from(snapcell_sys::safefs::open_dir(missing).unwrap_err());
+        assert_eq!(
+            e.to_string(),
+            format!("cannot open directory {missing}: No such file or directory")
+        );
+        assert_eq!(e.errno(), Some(Errno::NOENT));
+        let e = Error::from(snapcell_sys::safefs::mkdir_all("a/b", 0o755).unwrap_err());
+        assert_eq!(e.to_string(), "a/b is not an absolute path");
+        assert_eq!(e.errno(), None);
+        let e = Error::from(snapcell_core::paths::components("/a/../b").unwrap_err());
+        assert_eq!(e.to_string(), "/a/../b contains \"..\"");
+    }
+
+    #[test]
+    fn mount_table_errors_read_like_snap_confine() {
+        use snapcell_core::mountinfo::{MountInfoError, MountInfoLineError};
+        use snapcell_sys::mountinfo::MountTableError;
+        let e = Error::from(MountTableError::Read {
+            path: "/proc/self/mountinfo",
+            errno: Errno::IO,
+        });
+        assert_eq!(
+            e.to_string(),
+            "cannot read /proc/self/mountinfo: Input/output error"
+        );
+        assert_eq!(e.errno(), Some(Errno::IO));
+        let e = Error::from(MountTableError::Parse(MountInfoLineError {
+            line: 3,
+            error: MountInfoError::FieldCount(2),
+        }));
+        assert_eq!(
+            e.to_string(),
+            "cannot parse /proc/self/mountinfo: line 3: incorrect number of fields, expected at least 10 but found 2"
+        );
+        assert_eq!(e.errno(), None);
     }
 }

@@ -7,14 +7,14 @@ use std::os::fd::{AsFd, OwnedFd};
 use rustix::fs::{Mode, OFlags, fstat};
 use rustix::io::Errno;
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
-use snapcell_core::mountinfo::MountInfoEntry;
+use snapcell_core::mountinfo::{MountInfoEntry, top_mount_at};
 use snapcell_sys::debug;
+use snapcell_sys::mountinfo::{read_mountinfo, read_mounts_at};
+use snapcell_sys::safefs::mkdir_all;
 
 use crate::error::{Result, SysContext};
-use crate::mountinfo::{read_mountinfo, read_mounts_at, top_mount_at};
 use crate::mounts::{Propagation, make, rbind};
 use crate::paths::NS_DIR;
-use crate::safefs::mkdir_all;
 
 /// Join pid 1's mount namespace if it is not ours, so that `/run/snapd/ns`
 /// and the snap mounts are the host's even when snap-confine is started

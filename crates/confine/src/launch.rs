@@ -15,6 +15,7 @@ use snapcell_core::profile::Profile;
 use snapcell_sys::debug;
 use snapcell_sys::hygiene::{self, cwd::ProcessState, fds::InheritedFds};
 use snapcell_sys::log;
+use snapcell_sys::safefs::{open_dir, open_dir_errno, verify_trusted_dir};
 use snapcell_sys::snaplock::{lock_global, lock_snap};
 
 use crate::base::{Base, locate_base};
@@ -28,7 +29,6 @@ use crate::paths::{NS_DIR, VOID_DIR, current_profile_name, info_name, snap_mount
 use crate::profile::{apply_mount_profile, load_desired};
 use crate::request::{Invocation, Request, parse_request};
 use crate::reuse::{Verdict, inspect, write_info};
-use crate::safefs::{open_dir, open_dir_errno, verify_trusted_dir};
 use crate::system::{Distro, read_homedirs};
 
 /// What happened to the snap's mount namespace.
@@ -237,7 +237,7 @@ fn snapd_tools_dir(base: &Base, distro: &Distro) -> Result<Option<String>> {
         })?
         .to_owned();
     verify_trusted_dir(&dir)
-        .map_err(|e| e.context("cannot bind snapd's tools into the namespace"))?;
+        .map_err(|e| Error::from(e).context("cannot bind snapd's tools into the namespace"))?;
     Ok(Some(dir))
 }
 

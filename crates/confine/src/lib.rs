@@ -54,14 +54,12 @@ pub mod error;
 pub mod helper;
 pub mod host;
 pub mod launch;
-pub mod mountinfo;
 pub mod mounts;
 pub mod paths;
 pub mod privtmp;
 pub mod profile;
 pub mod request;
 pub mod reuse;
-pub mod safefs;
 pub mod system;
 
 pub use error::{Error, Result};

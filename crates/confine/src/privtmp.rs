@@ -10,11 +10,12 @@
 
 use std::os::fd::{AsFd, AsRawFd};
 
+use snapcell_sys::safefs::{mkdir_open, open_dir, verify_dir};
+
 use crate::error::SysContext;
 use crate::error::{Error, Result};
 use crate::mounts::{Propagation, bind, make};
 use crate::paths::PRIVATE_TMP_DIR;
-use crate::safefs::{mkdir_open, open_dir, verify_dir};
 
 /// `PROC_SUPER_MAGIC`.
 const PROC_SUPER_MAGIC: i64 = 0x9fa0;

@@ -28,14 +28,14 @@ use std::os::fd::{AsFd, OwnedFd};
 use rustix::fs::{Mode, OFlags, openat};
 use rustix::io::Errno;
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
-use snapcell_core::mountinfo::MountInfoEntry;
+use snapcell_core::mountinfo::{MountInfoEntry, top_mount_at};
 use snapcell_sys::debug;
+use snapcell_sys::mountinfo::read_mountinfo;
 use snapcell_sys::nsid::owning_user_ns;
 
 use crate::base::Base;
 use crate::error::{Error, Result, SysContext};
 use crate::helper::{NSFS_MAGIC, PROC_SUPER_MAGIC};
-use crate::mountinfo::{read_mountinfo, top_mount_at};
 use crate::paths::{NS_DIR, info_name, preserved_ns_name};
 
 /// What to do with the preserved namespace.
@@ -243,7 +243,9 @@ fn judge_from_inside(
     if homedirs.is_empty() && base_evidently_there(device) {
         return Ok(None);
     }
-    let judged = read_mountinfo().map(|table| should_discard(&table, device, homedirs));
+    let judged = read_mountinfo()
+        .map(|table| should_discard(&table, device, homedirs))
+        .map_err(Error::from);
     if let Ok(None) = judged {
         return Ok(None);
     }

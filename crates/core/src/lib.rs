@@ -2,11 +2,11 @@
 //!
 //! Everything here is data in, data out: snapd's mount profile (fstab) format,
 //! `/proc/self/mountinfo`, `meta/snap.yaml`, layouts and their conversion to
-//! mount profiles, and the change planner of snap-update-ns. `snap_yaml` and
-//! `snapenv` come with the `snap-yaml` feature (on by default, off for the
-//! set-user-ID snap-confine). Nothing in this
-//! crate makes a system call or uses `unsafe`; the file system is consulted
-//! only through the [`plan::FsView`] trait.
+//! mount profiles, the change planner of snap-update-ns, and snapd's compiled
+//! seccomp profiles. `snap_yaml` and `snapenv` come with the `snap-yaml`
+//! feature (on by default, off for the set-user-ID snap-confine). Nothing in
+//! this crate makes a system call or uses `unsafe`; the file system is
+//! consulted only through the [`plan::FsView`] trait.
 #![forbid(unsafe_code)]
 
 pub mod args;
@@ -26,6 +26,7 @@ pub mod paths;
 pub mod plan;
 pub mod profile;
 pub mod saved_env;
+pub mod seccomp;
 #[cfg(feature = "snap-yaml")]
 pub mod snap_yaml;
 #[cfg(feature = "snap-yaml")]

@@ -304,6 +304,11 @@ pub fn parse_mountinfo(text: &str) -> Result<Vec<MountInfoEntry>, MountInfoLineE
     Ok(entries)
 }
 
+/// The mount on top at `dir` (the last entry for it), if `dir` is a mount point.
+pub fn top_mount_at<'a>(entries: &'a [MountInfoEntry], dir: &str) -> Option<&'a MountInfoEntry> {
+    entries.iter().rev().find(|e| e.mount_dir == dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +320,20 @@ mod tests {
 
     fn err(line: &str) -> String {
         MountInfoEntry::parse(line).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_mount_on_top_is_the_last_one_at_the_directory() {
+        let table = parse_mountinfo(concat!(
+            "20 1 0:1 / / rw - ext4 /dev/vda rw\n",
+            "21 20 0:2 / /run rw - tmpfs tmpfs rw\n",
+            "22 21 0:3 / /run rw shared:7 - tmpfs tmpfs rw\n",
+        ))
+        .unwrap();
+        assert_eq!(top_mount_at(&table, "/run").map(|e| e.mount_id), Some(22));
+        assert_eq!(top_mount_at(&table, "/").map(|e| e.mount_id), Some(20));
+        assert!(top_mount_at(&table, "/tmp").is_none());
+        assert!(top_mount_at(&[], "/").is_none());
     }
 
     #[test]

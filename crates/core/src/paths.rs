@@ -1,5 +1,22 @@
-//! Lexical path helpers with Go's semantics, because snapd's ordering and
-//! validation rules are defined on Go's `filepath.Clean` and `filepath.Dir`.
+//! Lexical path helpers.
+//!
+//! * With Go's semantics ([`clean`], [`dir`], [`base`]), because snapd's
+//!   ordering and validation rules are defined on Go's `filepath.Clean` and
+//!   `filepath.Dir`.
+//! * The names of an absolute path, for walking it from `/` one component
+//!   at a time, in two strengths: [`components`] (snap-confine's walks:
+//!   empty and `.` components are skipped, `..` is refused) and
+//!   [`below_root`], [`split_parent`], [`is_name`] (the `System` layer, whose
+//!   paths must already be clean: anything else is refused).
+
+/// Why a path cannot be walked from `/`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    #[error("{0} is not an absolute path")]
+    NotAbsolute(String),
+    #[error("{0} contains \"..\"")]
+    DotDot(String),
+}
 
 /// Go's `filepath.Clean`: the shortest path name equivalent to `p` by purely
 /// lexical processing. An empty path becomes `.`.
@@ -55,6 +72,51 @@ pub fn is_clean_absolute(p: &str) -> bool {
     p.starts_with('/') && clean(p) == p
 }
 
+/// The names of the absolute `path`, in order, to walk from `/` (empty ones
+/// and `.` skipped; `/` has none); `..` is refused.
+pub fn components(path: &str) -> Result<Vec<&str>, PathError> {
+    if !path.starts_with('/') {
+        return Err(PathError::NotAbsolute(path.to_owned()));
+    }
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    if parts.contains(&"..") {
+        return Err(PathError::DotDot(path.to_owned()));
+    }
+    Ok(parts)
+}
+
+/// The path below `/` of an absolute, clean path (`.` for `/` itself);
+/// `None` unless `path` starts with `/` and every name after it is one
+/// plain name ([`is_name`]): no empty, `.` or `..` component, no trailing
+/// `/`, no NUL.
+pub fn below_root(path: &str) -> Option<&str> {
+    let rel = path.strip_prefix('/')?;
+    if rel.is_empty() {
+        return Some(".");
+    }
+    rel.split('/').all(is_name).then_some(rel)
+}
+
+/// Whether `name` is one plain path component: not empty, `.` or `..`, and
+/// without `/` or NUL.
+pub fn is_name(name: &str) -> bool {
+    !(name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']))
+}
+
+/// An absolute, clean path ([`below_root`]) split into its parent and its
+/// last name; `None` for `/` and for anything not clean.
+pub fn split_parent(path: &str) -> Option<(&str, &str)> {
+    below_root(path)?;
+    match path.rsplit_once('/') {
+        Some((_, "")) | None => None,
+        Some(("", name)) => Some(("/", name)),
+        Some((parent, name)) => Some((parent, name)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +149,39 @@ mod tests {
         assert_eq!(base("/a/b/"), "b");
         assert_eq!(base("///"), "/");
         assert_eq!(base("x"), "x");
+    }
+
+    #[test]
+    fn components_refuse_relative_paths_and_dotdot() {
+        assert_eq!(components("/a//b/./c/").unwrap(), ["a", "b", "c"]);
+        assert!(components("a/b").is_err());
+        assert!(components("/a/../b").is_err());
+        assert!(components("/").unwrap().is_empty());
+        assert_eq!(
+            components("a/b").unwrap_err().to_string(),
+            "a/b is not an absolute path"
+        );
+        assert_eq!(
+            components("/a/../b").unwrap_err().to_string(),
+            "/a/../b contains \"..\""
+        );
+    }
+
+    #[test]
+    fn paths_must_be_absolute_and_clean() {
+        assert_eq!(below_root("/"), Some("."));
+        assert_eq!(below_root("/a/b"), Some("a/b"));
+        for bad in [
+            "", "a", "a/b", "/a/", "//", "/a//b", "/./a", "/a/.", "/a/..", "/..", "/a\0b",
+        ] {
+            assert_eq!(below_root(bad), None, "{bad:?}");
+        }
+        assert_eq!(split_parent("/a"), Some(("/", "a")));
+        assert_eq!(split_parent("/a/b/c"), Some(("/a/b", "c")));
+        assert_eq!(split_parent("/"), None);
+        for bad in ["", ".", "..", "a/b", "a\0"] {
+            assert!(!is_name(bad), "{bad:?}");
+        }
     }
 
     proptest! {

@@ -134,7 +134,9 @@ use rustix::mount::{
     fsopen, move_mount, open_tree, unmount,
 };
 use rustix::process::{Gid, Uid, geteuid};
+use snapcell_core::paths;
 
+use crate::mountinfo::{MountTableError, read_mountinfo};
 use crate::system::{AsideId, Errno, FileKind, FileMeta, FsMeta, MountFlags, SysResult, System};
 
 /// How many times an `openat2` lookup that raced with a rename or a mount
@@ -442,37 +444,26 @@ fn openat2_retry(
     }
 }
 
+// The path rules are core's (`snapcell_core::paths`); a path or name that
+// breaks them is `EINVAL` here.
+
 /// Check that `path` is absolute and clean; the path below `/` (`.` for `/`).
 fn relative(path: &str) -> SysResult<&str> {
-    let Some(rel) = path.strip_prefix('/') else {
-        return Err(Errno::INVAL);
-    };
-    if rel.is_empty() {
-        return Ok(".");
-    }
-    for name in rel.split('/') {
-        check_name(name)?;
-    }
-    Ok(rel)
+    paths::below_root(path).ok_or(Errno::INVAL)
 }
 
 /// Check that `name` is one plain path component.
 fn check_name(name: &str) -> SysResult<()> {
-    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
-        Err(Errno::INVAL)
-    } else {
+    if paths::is_name(name) {
         Ok(())
+    } else {
+        Err(Errno::INVAL)
     }
 }
 
 /// Split a checked path into its parent and its last name; `/` has none.
 fn split(path: &str) -> SysResult<(&str, &str)> {
-    relative(path)?;
-    match path.rsplit_once('/') {
-        Some((_, "")) | None => Err(Errno::INVAL),
-        Some(("", name)) => Ok(("/", name)),
-        Some((parent, name)) => Ok((parent, name)),
-    }
+    paths::split_parent(path).ok_or(Errno::INVAL)
 }
 
 fn kind_of(mode: u32) -> FileKind {
@@ -822,9 +813,11 @@ impl System for LiveSystem {
         }
         // Kernels before 5.8 do not tell; ask the mount table (paths there
         // are relative to the process's root).
-        let text = std::fs::read_to_string("/proc/self/mountinfo")
-            .map_err(|err| Errno::from_io_error(&err).unwrap_or(Errno::IO))?;
-        let entries = snapcell_core::mountinfo::parse_mountinfo(&text).map_err(|_| Errno::INVAL)?;
+        let entries = read_mountinfo().map_err(|err| match err {
+            MountTableError::Open { errno, .. } | MountTableError::Read { errno, .. } => errno,
+            MountTableError::NotUtf8 { .. } => Errno::IO,
+            MountTableError::Parse(_) => Errno::INVAL,
+        })?;
         Ok(entries.iter().any(|entry| entry.mount_dir == target))
     }
 

@@ -18,12 +18,13 @@ use std::fs::{File, TryLockError};
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
-use rustix::fs::{Mode, OFlags, fchmod, fchown, mkdirat, openat};
+use rustix::fs::{Mode, OFlags, fchown, openat};
 use rustix::io::Errno;
 use rustix::process::{Gid, Uid};
 
 use crate::errno::strerror;
 use crate::flock::lock_exclusive;
+use crate::safefs::mkdir_all;
 
 /// Per-snap lock files (`INSTANCE.lock`) and the global lock (`.lock`).
 pub const LOCK_DIR: &str = "/run/snapd/lock";
@@ -113,35 +114,14 @@ impl<T> OrDie<T> for Result<T, Errno> {
     }
 }
 
-const DIR_FLAGS: OFlags = OFlags::RDONLY
-    .union(OFlags::DIRECTORY)
-    .union(OFlags::NOFOLLOW)
-    .union(OFlags::CLOEXEC);
-
 /// Make the missing directories of [`LOCK_DIR`] (0755, root's) and open it,
 /// walking from `/` without following symbolic links; existing directories
 /// are walked, never changed.
 fn open_lock_dir() -> Result<OwnedFd, LockError> {
-    let mut fd =
-        rustix::fs::open("/", DIR_FLAGS, Mode::empty()).or_die(|| "cannot open /".to_owned())?;
-    let mut so_far = String::new();
-    for part in LOCK_DIR.split('/').filter(|c| !c.is_empty()) {
-        so_far.push('/');
-        so_far.push_str(part);
-        let what = || format!("cannot create directory {so_far}");
-        let created = match mkdirat(&fd, part, Mode::from_raw_mode(0o755)) {
-            Ok(()) => true,
-            Err(Errno::EXIST) => false,
-            Err(e) => return Err(LockError::sys(what(), e)),
-        };
-        let dir = openat(&fd, part, DIR_FLAGS, Mode::empty()).or_die(what)?;
-        if created {
-            fchown(&dir, Some(Uid::ROOT), Some(Gid::ROOT)).or_die(what)?;
-            fchmod(&dir, Mode::from_raw_mode(0o755)).or_die(what)?;
-        }
-        fd = dir;
-    }
-    Ok(fd)
+    mkdir_all(LOCK_DIR, 0o755).map_err(|e| match e.failed_call() {
+        Some((what, errno)) => LockError::sys(what.to_string(), errno),
+        None => LockError::new(e.to_string()),
+    })
 }
 
 fn open_lock_file(file_name: &str) -> Result<File, LockError> {

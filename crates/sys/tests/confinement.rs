@@ -19,14 +19,14 @@ use rustix::io::{Errno, FdFlags};
 use rustix::process::{Pid, WaitOptions, WaitStatus, waitpid};
 use rustix::thread::{CapabilitySet, set_thread_groups, set_thread_res_gid, set_thread_res_uid};
 use snapcell_core::saved_env;
+use snapcell_core::seccomp::bin2::{self, Malformation, encode_bin2};
+use snapcell_core::seccomp::bpf::{self, SockFilter};
+use snapcell_core::seccomp::{FilterRole, ProfileFormat};
 use snapcell_sys::creds::{self, KeepCapability};
 use snapcell_sys::fork::{fork_child, unshare};
 use snapcell_sys::hygiene::{self, cwd::CwdRestore, fds::InheritedFds, tty_probe::IoctlEntry};
 use snapcell_sys::landlock::{RulesetStatus, restrict_self_minimal};
-use snapcell_sys::seccomp::{
-    self, FilterRole, Malformation, ProfileFormat, SeccompError, SockFilter, bpf, encode_bin2,
-    load_profile,
-};
+use snapcell_sys::seccomp::{self, Install, SeccompError, load_profile};
 
 const NOBODY: u32 = 65534;
 const SNAP_SECCOMP: &str = "/usr/lib/snapd/snap-seccomp";
@@ -265,11 +265,11 @@ fn snap_seccomp_257_writes_unrestricted_as_text() {
     // What /work/shared/tools/refrun/inner.sh compiles: 2.57 copies the
     // source to the output, and its snap-confine compares with that string.
     let out = snap_seccomp_compile(dir.path(), "u", "@unrestricted\n");
-    assert_eq!(out, seccomp::LEGACY_UNRESTRICTED);
+    assert_eq!(out, bin2::LEGACY_UNRESTRICTED);
     let restricted = allow_list_257(dir.path());
     assert_eq!(restricted.len() % 8, 0);
     // A complete program: arch check, allow list, default errno(EPERM).
-    let prog = seccomp::parse_legacy_bin(Path::new("/x.bin"), &restricted).unwrap();
+    let prog = bin2::parse_legacy_bin(Path::new("/x.bin"), &restricted).unwrap();
     let insns = prog.filters()[0].1.instructions();
     assert_eq!(insns[0], SockFilter::stmt(bpf::LD_W_ABS, bpf::DATA_ARCH));
     assert!(insns.contains(&SockFilter::stmt(
@@ -363,7 +363,7 @@ fn malformed_bin2_files_are_rejected_with_file_and_reason() {
     truncated.truncate(140);
     let mut trailing = encode_bin2(false, &a, &a);
     trailing.extend_from_slice(&[0; 8]);
-    let oversized = encode_bin2(false, &a, &vec![0; seccomp::MAX_BPF_SIZE + 8]);
+    let oversized = encode_bin2(false, &a, &vec![0; bpf::MAX_BPF_SIZE + 8]);
     let mut huge_len = encode_bin2(false, &a, &a);
     huge_len[8..12].copy_from_slice(&u32::MAX.to_ne_bytes());
     let cases: Vec<(&str, Vec<u8>, Malformation, &str)> = vec![
@@ -476,7 +476,7 @@ fn malformed_bin2_files_are_rejected_with_file_and_reason() {
     // A broken .bin2 is never a reason to fall back to a good .bin.
     write_file(
         &dir.path().join("snap.app.app.bin"),
-        seccomp::LEGACY_UNRESTRICTED,
+        bin2::LEGACY_UNRESTRICTED,
     );
     write_file(&path, b"SC");
     assert!(matches!(
@@ -506,9 +506,9 @@ fn malformed_legacy_bin_files_are_rejected() {
             },
         ),
         (
-            vec![0; seccomp::MAX_BPF_SIZE + 8],
+            vec![0; bpf::MAX_BPF_SIZE + 8],
             Malformation::TooBig {
-                limit: seccomp::MAX_BPF_SIZE,
+                limit: bpf::MAX_BPF_SIZE,
             },
         ),
     ];
@@ -557,7 +557,7 @@ fn legacy_bin_from_snapd_257_works() {
 #[test]
 fn bin2_is_preferred_over_bin() {
     let dir = trusted_dir();
-    write_file(&dir.path().join("t.bin"), seccomp::LEGACY_UNRESTRICTED);
+    write_file(&dir.path().join("t.bin"), bin2::LEGACY_UNRESTRICTED);
     assert_eq!(
         load_profile(dir.path(), "t").unwrap().format(),
         ProfileFormat::LegacyBin

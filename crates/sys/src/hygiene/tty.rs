@@ -1,7 +1,10 @@
 //! Terminal input injection (`TIOCSTI`, `TIOCLINUX`): the seccomp filter
 //! that denies it to the application.
 
-use crate::seccomp::{BpfProgram, FilterRole, SeccompProgram, SockFilter, bpf};
+use snapcell_core::seccomp::bpf::{self, BpfProgram, SockFilter};
+use snapcell_core::seccomp::{FilterRole, SeccompProgram};
+
+use crate::seccomp::Install;
 
 use super::HygieneError;
 
