@@ -53,6 +53,11 @@ use snapcell_test_support::run_in_world;
 
 const INSTANCE: &str = "vec";
 
+/// The target of symlinks that must dangle: below the world's fresh `/tmp`,
+/// beside the cases' roots (`/tmp/vr-N`), and never created (unlike a path
+/// such as `/nonexistent`, which the machine may have).
+const ABSENT_TARGET: &str = "/tmp/vr-absent";
+
 fn vectors_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("SNAPCELL_VECTORS") {
         return Some(PathBuf::from(dir));
@@ -211,7 +216,7 @@ fn mount_by_hand(e: &MountEntry) -> String {
         "symlink" => {
             return format!(
                 "[ -L {d} ] || ln -sfn {} {d}\n",
-                sh_quote(e.symlink_target().unwrap_or("/nonexistent"))
+                sh_quote(e.symlink_target().unwrap_or(ABSENT_TARGET))
             );
         }
         "ensure-dir" => return format!("mkdir -p {d}\n"),
@@ -352,8 +357,9 @@ fn prepare(idx: usize, case: &Value) -> Result<Prepared, String> {
     for l in list("existing_symlinks") {
         let l = mapper.path(&l);
         s += &format!(
-            "mkdir -p $(dirname {0}); ln -s /nonexistent {0}\n",
-            sh_quote(&l)
+            "mkdir -p $(dirname {0}); ln -s {1} {0}\n",
+            sh_quote(&l),
+            sh_quote(ABSENT_TARGET)
         );
     }
     let mut made_sources = BTreeSet::new();

@@ -15,7 +15,10 @@
 //!   Recursive binds and trees set aside copy the submounts.
 //! * **Symlink refusal** as the real system's fd walks do it: every call
 //!   except `stat` refuses a symbolic link in a non-final component with
-//!   `ELOOP`; `stat` follows links (at most 40).
+//!   `ELOOP`; the calls that act on an object itself (everything but
+//!   `lstat`, `readlink`, `remove` and the creating calls, which act on a
+//!   name in a directory) refuse a symlink as the last component too;
+//!   `stat` follows links (at most 40).
 //! * A **call log** (`mkdir "/usr" "lib" 0755 0 0`, `bind "/a" "/b" rec ro`,
 //!   `unmount "/x" detach`, failures suffixed ` -> EROFS`) and **fault
 //!   injection**: fail the k-th mutating call from now
@@ -24,6 +27,21 @@
 //!
 //! Mount propagation is recorded but has no effect; there are no open files,
 //! so nothing is ever busy except mount points.
+//!
+//! Every call gives what [`LiveSystem`] gives on the kernel, errors included
+//! (checked call by call by `crates/test-support/tests/fake_vs_live.rs`),
+//! except where the fake differs on purpose:
+//!
+//! * `is_mount_point` answers from the mount table, as
+//!   `/proc/self/mountinfo` does, so a mount hidden by a later mount over one
+//!   of its parents still counts; `LiveSystem` asks `statx` about what the
+//!   path leads to now, where the hidden mount is not reachable.
+//! * `mount_fs` takes any file system type (there is no registry: profiles,
+//!   snapd's unit-test vectors among them, name types such as `none`) and
+//!   reads only `mode=`, `uid=` and `gid=` of the data, validating nothing.
+//! * Device numbers and directory sizes are the fake's own.
+//!
+//! [`LiveSystem`]: snapcell_sys::live::LiveSystem
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -286,7 +304,31 @@ fn octal(mode: u32) -> String {
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name != "." && name != ".." && !name.contains('/')
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
+}
+
+/// `EINVAL` unless `path` is absolute and clean, without NUL (as
+/// `LiveSystem` refuses before any system call).
+fn check_path(path: &str) -> SysResult<()> {
+    if paths::is_clean_absolute(path) && !path.contains('\0') {
+        Ok(())
+    } else {
+        Err(Errno::INVAL)
+    }
+}
+
+/// `EINVAL` unless `propagation` is one of `SHARED`, `SLAVE`, `PRIVATE` and
+/// `UNBINDABLE`, with or without `REC`, and nothing else.
+fn check_propagation(propagation: MountFlags) -> SysResult<()> {
+    let kind = propagation.difference(MountFlags::REC);
+    let single = [
+        MountFlags::SHARED,
+        MountFlags::SLAVE,
+        MountFlags::PRIVATE,
+        MountFlags::UNBINDABLE,
+    ]
+    .contains(&kind);
+    if single { Ok(()) } else { Err(Errno::INVAL) }
 }
 
 fn prop_name(flags: MountFlags) -> String {
@@ -797,9 +839,7 @@ impl FakeSystem {
     /// Resolve a clean absolute path. Symbolic links in non-final components
     /// are refused with `ELOOP` unless `follow`, which follows every link.
     fn resolve(&self, path: &str, follow: bool) -> SysResult<Resolved> {
-        if !paths::is_clean_absolute(path) {
-            return Err(Errno::INVAL);
-        }
+        check_path(path)?;
         let mut todo = components(path);
         todo.reverse();
         let mut cur = self.root();
@@ -931,7 +971,7 @@ impl FakeSystem {
     }
 
     fn must_be_mount_root(&self, target: &str) -> SysResult<MountId> {
-        let r = self.resolve(target, false)?;
+        let r = self.resolve_no_symlink(target)?;
         let m = self.mount(r.mount).ok_or(Errno::INVAL)?;
         if m.parent.is_none() || m.at != target || m.root != r.node {
             return Err(Errno::INVAL);
@@ -939,13 +979,15 @@ impl FakeSystem {
         Ok(m.id)
     }
 
+    /// A directory goes onto a directory, anything else onto a non-directory
+    /// (`move_mount` says `EINVAL`, where mount(2) would say `ENOTDIR`).
     fn same_type(&self, a: NodeId, b: NodeId) -> SysResult<()> {
         let a_dir = matches!(self.nodes[a].content, Content::Dir(_));
         let b_dir = matches!(self.nodes[b].content, Content::Dir(_));
         if a_dir == b_dir {
             Ok(())
         } else {
-            Err(Errno::NOTDIR)
+            Err(Errno::INVAL)
         }
     }
 
@@ -1029,6 +1071,7 @@ impl FakeSystem {
         recursive: bool,
         read_only: bool,
     ) -> SysResult<()> {
+        check_path(target)?;
         let s = self.resolve_no_symlink(source)?;
         let t = self.resolve_no_symlink(target)?;
         self.same_type(s.node, t.node)?;
@@ -1057,14 +1100,18 @@ impl FakeSystem {
         flags: MountFlags,
         data: &str,
     ) -> SysResult<()> {
-        if flags.intersects(MountFlags::BIND | MountFlags::MOVE | MountFlags::REMOUNT)
-            || fstype.is_empty()
-        {
+        let not_for_new_fs = MountFlags::BIND
+            | MountFlags::MOVE
+            | MountFlags::REMOUNT
+            | MountFlags::REC
+            | MountFlags::PROPAGATION;
+        if flags.intersects(not_for_new_fs) || fstype.is_empty() {
             return Err(Errno::INVAL);
         }
         let t = self.resolve_no_symlink(target)?;
         if !matches!(self.nodes[t.node].content, Content::Dir(_)) {
-            return Err(Errno::NOTDIR);
+            // The new file system's root is a directory: see `same_type`.
+            return Err(Errno::INVAL);
         }
         let read_only = flags.contains(MountFlags::RDONLY);
         let fs = self.new_fs(fs_magic_for(fstype), false);
@@ -1098,8 +1145,10 @@ impl FakeSystem {
     }
 
     fn do_remove(&mut self, path: &str) -> SysResult<()> {
+        check_path(path)?;
         if path == "/" {
-            return Err(Errno::BUSY);
+            // No parent and no name.
+            return Err(Errno::INVAL);
         }
         let parent = paths::dir(path);
         let name = paths::base(path);
@@ -1184,6 +1233,7 @@ impl FakeSystem {
         if !valid_name(name) {
             return Err(Errno::INVAL);
         }
+        check_path(target)?;
         let a = self.asides.get(&aside.0).cloned().ok_or(Errno::BADF)?;
         let child = self.child(a.mounts[0].root, name).ok_or(Errno::NOENT)?;
         if let Content::Symlink(_) = self.nodes[child].content {
@@ -1359,7 +1409,7 @@ impl System for FakeSystem {
             path,
             format!("read_dir {}", quote(path)),
             |s| {
-                let r = s.resolve(path, false)?;
+                let r = s.resolve_no_symlink(path)?;
                 let Content::Dir(children) = &s.nodes[r.node].content else {
                     return Err(Errno::NOTDIR);
                 };
@@ -1426,6 +1476,7 @@ impl System for FakeSystem {
             prop_name(propagation)
         );
         self.call(Op::SetPropagation, target, desc, |s| {
+            check_propagation(propagation)?;
             let id = s.must_be_mount_root(target)?;
             let ids = if propagation.contains(MountFlags::REC) {
                 s.subtree(id)
@@ -1454,7 +1505,16 @@ impl System for FakeSystem {
             Op::IsMountPoint,
             target,
             format!("is_mount_point {}", quote(target)),
-            |s| Ok(s.mounts.iter().any(|m| m.at == target)),
+            |s| {
+                // The path must be one LiveSystem would look up (clean, no
+                // symlink anywhere); a path that leads nowhere may still be
+                // a mount point hidden by a later mount (see the module doc).
+                match s.resolve_no_symlink(target) {
+                    Ok(_) | Err(Errno::NOENT | Errno::NOTDIR) => {}
+                    Err(e) => return Err(e),
+                }
+                Ok(s.mounts.iter().any(|m| m.at == target))
+            },
         )
     }
 
@@ -1624,9 +1684,10 @@ mod tests {
         fs.bind("/srv/a", "/mnt/x", true, true).unwrap();
         assert!(fs.peek("/mnt/x/b/in-tmpfs").is_some());
         assert_eq!(fs.mkdir("/mnt/x/b", "y", 0o755, 0, 0), Err(Errno::ROFS));
+        // A directory onto a file: EINVAL, as move_mount says (fake_vs_live).
         assert_eq!(
             fs.bind("/srv/a", "/usr/lib/libc.so", false, false),
-            Err(Errno::NOTDIR)
+            Err(Errno::INVAL)
         );
         let aside = fs.set_aside("/srv").unwrap();
         fs.mount_fs("tmpfs", "/srv", "tmpfs", MountFlags::empty(), "mode=0755")

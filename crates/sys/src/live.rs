@@ -62,7 +62,7 @@
 //! and attaches it. Cloning out of a detached tree is a recent kernel
 //! capability (older kernels only clone mounts of the caller's namespace);
 //! on this project's kernel (6.18) it works (tested in
-//! `crates/test-support/tests/live_system.rs`), and no staging directory
+//! `crates/sys/tests/live_system.rs`), and no staging directory
 //! such as `/tmp/.snap` is ever used. On a kernel without it
 //! `bind_from_aside` fails; no fallback is implemented.
 //!

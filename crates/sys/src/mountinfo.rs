@@ -99,7 +99,10 @@ mod tests {
     #[test]
     fn reading_some_mount_points_gives_what_filtering_the_whole_table_gives() {
         let all = read_mountinfo().unwrap();
-        let dirs = ["/", "/proc", "/nonexistent"];
+        // A path known to be absent (so no mount point), whatever the machine has.
+        let tmp = tempfile::tempdir().unwrap();
+        let absent = tmp.path().join("absent");
+        let dirs = ["/", "/proc", absent.to_str().unwrap()];
         let want: Vec<_> = all
             .iter()
             .filter(|e| dirs.contains(&e.mount_dir.as_str()))

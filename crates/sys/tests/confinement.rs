@@ -3,9 +3,13 @@
 //!
 //! Everything that changes process state (filters, Landlock, credentials,
 //! umask, cwd, descriptors) happens in forked children: the test process
-//! itself is never confined. Profile directories are created under `/run`,
-//! whose every component is root-owned and not group/world-writable, as the
-//! loader demands, and removed afterwards.
+//! itself is never confined. Every test that writes files runs in a
+//! throwaway world (`run_in_world`): profile directories must be root-owned
+//! and not group/world-writable along their whole path, as the loader
+//! demands, which neither `/tmp` nor a scratch directory under `/var/tmp`
+//! (both mode 1777) is; they are made in the world's own tmpfs at
+//! `/run/snapd` (see [`trusted_dir`]), never in the host's `/run`, which
+//! other tests' worlds mimic while they start.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -27,6 +31,9 @@ use snapcell_sys::fork::{fork_child, unshare};
 use snapcell_sys::hygiene::{self, cwd::CwdRestore, fds::InheritedFds, tty_probe::IoctlEntry};
 use snapcell_sys::landlock::{RulesetStatus, restrict_self_minimal};
 use snapcell_sys::seccomp::{self, Install, SeccompError, load_profile};
+use snapcell_sys::system::TMPFS_MAGIC;
+use snapcell_test_support::run_in_world;
+use snapcell_test_support::world::WORLD_TMPFS_DIRS;
 
 const NOBODY: u32 = 65534;
 const SNAP_SECCOMP: &str = "/usr/lib/snapd/snap-seccomp";
@@ -65,12 +72,37 @@ fn in_child(f: impl FnOnce() -> R) {
     assert_eq!(status.exit_status(), Some(0), "child failed: {status:?}");
 }
 
-/// A fresh directory whose whole path is trusted by the loader.
+/// Where [`trusted_dir`] makes its directories: a fresh tmpfs of the
+/// world's (root-owned, mode 0755, below `/` and `/run`, both root-owned and
+/// 0755 in the world).
+const TRUSTED_PARENT: &str = "/run/snapd";
+
+/// A fresh directory whose whole path is trusted by the loader. Only in a
+/// world body: refuses to write anywhere but the world's own tmpfs.
 fn trusted_dir() -> tempfile::TempDir {
+    assert!(
+        WORLD_TMPFS_DIRS.contains(&TRUSTED_PARENT),
+        "worlds no longer cover {TRUSTED_PARENT} with a tmpfs"
+    );
+    let in_world = rustix::fs::statx(
+        rustix::fs::CWD,
+        TRUSTED_PARENT,
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        rustix::fs::StatxFlags::empty(),
+    )
+    .is_ok_and(|stx| {
+        stx.stx_attributes
+            .contains(rustix::fs::StatxAttributes::MOUNT_ROOT)
+    }) && rustix::fs::statfs(TRUSTED_PARENT)
+        .is_ok_and(|st| st.f_type == TMPFS_MAGIC);
+    assert!(
+        in_world,
+        "{TRUSTED_PARENT} is not a tmpfs of its own: call trusted_dir() in a run_in_world body"
+    );
     let d = tempfile::Builder::new()
         .prefix("snapcell-confinement-test.")
-        .tempdir_in("/run")
-        .expect("tempdir in /run");
+        .tempdir_in(TRUSTED_PARENT)
+        .expect("tempdir in the world's /run/snapd");
     std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     d
 }
@@ -261,32 +293,36 @@ fn malformed(err: SeccompError) -> Malformation {
 
 #[test]
 fn snap_seccomp_257_writes_unrestricted_as_text() {
-    let dir = trusted_dir();
-    // What /work/shared/tools/refrun/inner.sh compiles: 2.57 copies the
-    // source to the output, and its snap-confine compares with that string.
-    let out = snap_seccomp_compile(dir.path(), "u", "@unrestricted\n");
-    assert_eq!(out, bin2::LEGACY_UNRESTRICTED);
-    let restricted = allow_list_257(dir.path());
-    assert_eq!(restricted.len() % 8, 0);
-    // A complete program: arch check, allow list, default errno(EPERM).
-    let prog = bin2::parse_legacy_bin(Path::new("/x.bin"), &restricted).unwrap();
-    let insns = prog.filters()[0].1.instructions();
-    assert_eq!(insns[0], SockFilter::stmt(bpf::LD_W_ABS, bpf::DATA_ARCH));
-    assert!(insns.contains(&SockFilter::stmt(
-        bpf::RET_K,
-        bpf::ret_errno(libc::EPERM as u16)
-    )));
+    run_in_world(|_world| {
+        let dir = trusted_dir();
+        // What /work/shared/tools/refrun/inner.sh compiles: 2.57 copies the
+        // source to the output, and its snap-confine compares with that string.
+        let out = snap_seccomp_compile(dir.path(), "u", "@unrestricted\n");
+        assert_eq!(out, bin2::LEGACY_UNRESTRICTED);
+        let restricted = allow_list_257(dir.path());
+        assert_eq!(restricted.len() % 8, 0);
+        // A complete program: arch check, allow list, default errno(EPERM).
+        let prog = bin2::parse_legacy_bin(Path::new("/x.bin"), &restricted).unwrap();
+        let insns = prog.filters()[0].1.instructions();
+        assert_eq!(insns[0], SockFilter::stmt(bpf::LD_W_ABS, bpf::DATA_ARCH));
+        assert!(insns.contains(&SockFilter::stmt(
+            bpf::RET_K,
+            bpf::ret_errno(libc::EPERM as u16)
+        )));
+    });
 }
 
 #[test]
 fn snap_seccomp_257_ignores_deny_rules() {
-    let dir = trusted_dir();
-    let with_deny = snap_seccomp_compile(dir.path(), "d", "read\n~mkdir\n");
-    let without = snap_seccomp_compile(dir.path(), "r", "read\n");
-    assert_eq!(
-        with_deny, without,
-        "2.57 has no deny list: only .bin2 deny programs can express it"
-    );
+    run_in_world(|_world| {
+        let dir = trusted_dir();
+        let with_deny = snap_seccomp_compile(dir.path(), "d", "read\n~mkdir\n");
+        let without = snap_seccomp_compile(dir.path(), "r", "read\n");
+        assert_eq!(
+            with_deny, without,
+            "2.57 has no deny list: only .bin2 deny programs can express it"
+        );
+    });
 }
 
 // ---------------------------------------------------------------------------
@@ -294,317 +330,336 @@ fn snap_seccomp_257_ignores_deny_rules() {
 
 #[test]
 fn bin2_deny_program_makes_mkdir_fail_with_eperm() {
-    let dir = trusted_dir();
-    let allow = allow_list_257(dir.path());
-    write_file(
-        &dir.path().join("snap.app.app.bin2"),
-        &encode_bin2(false, &allow, &deny_mkdir_program()),
-    );
-    let prog = load_profile(dir.path(), "snap.app.app").unwrap();
-    assert_eq!(prog.format(), ProfileFormat::Bin2);
-    assert!(!prog.is_unrestricted());
-    let roles: Vec<_> = prog.filters().iter().map(|(r, _)| *r).collect();
-    assert_eq!(roles, [FilterRole::Deny, FilterRole::Allow]);
-    let scratch = dir.path().to_owned();
-    in_child(|| {
-        // Before: mkdir works.
-        std::fs::create_dir(scratch.join("before")).map_err(|e| format!("mkdir before: {e}"))?;
-        std::fs::remove_dir(scratch.join("before")).map_err(|e| format!("rmdir: {e}"))?;
-        prog.install().map_err(|e| e.to_string())?;
-        check(proc_status_field("Seccomp") == "2", || {
-            "not in filter mode".into()
-        })?;
-        check(proc_status_field("Seccomp_filters") == "2", || {
-            "expected two filters".into()
-        })?;
-        assert_mkdir_denied(&scratch)?;
-        // The allow program's default action: chdir is not in the list.
-        let e = rustix::process::chdir("/");
-        check(e == Err(Errno::PERM), || format!("chdir: {e:?}"))?;
-        // No no_new_privs: snapd deliberately does not set it.
-        check(proc_status_field("NoNewPrivs") == "0", || {
-            "NoNewPrivs set".into()
-        })
+    run_in_world(|_world| {
+        let dir = trusted_dir();
+        let allow = allow_list_257(dir.path());
+        write_file(
+            &dir.path().join("snap.app.app.bin2"),
+            &encode_bin2(false, &allow, &deny_mkdir_program()),
+        );
+        let prog = load_profile(dir.path(), "snap.app.app").unwrap();
+        assert_eq!(prog.format(), ProfileFormat::Bin2);
+        assert!(!prog.is_unrestricted());
+        let roles: Vec<_> = prog.filters().iter().map(|(r, _)| *r).collect();
+        assert_eq!(roles, [FilterRole::Deny, FilterRole::Allow]);
+        let scratch = dir.path().to_owned();
+        in_child(|| {
+            // Before: mkdir works.
+            std::fs::create_dir(scratch.join("before"))
+                .map_err(|e| format!("mkdir before: {e}"))?;
+            std::fs::remove_dir(scratch.join("before")).map_err(|e| format!("rmdir: {e}"))?;
+            prog.install().map_err(|e| e.to_string())?;
+            check(proc_status_field("Seccomp") == "2", || {
+                "not in filter mode".into()
+            })?;
+            check(proc_status_field("Seccomp_filters") == "2", || {
+                "expected two filters".into()
+            })?;
+            assert_mkdir_denied(&scratch)?;
+            // The allow program's default action: chdir is not in the list.
+            let e = rustix::process::chdir("/");
+            check(e == Err(Errno::PERM), || format!("chdir: {e:?}"))?;
+            // No no_new_privs: snapd deliberately does not set it.
+            check(proc_status_field("NoNewPrivs") == "0", || {
+                "NoNewPrivs set".into()
+            })
+        });
     });
 }
 
 #[test]
 fn bin2_unrestricted_loads_nothing() {
-    let dir = trusted_dir();
-    write_file(
-        &dir.path().join("snap.app.app.bin2"),
-        &encode_bin2(true, &[], &[]),
-    );
-    // A broken legacy file next to it must not matter.
-    write_file(&dir.path().join("snap.app.app.bin"), b"garbage");
-    let prog = load_profile(dir.path(), "snap.app.app").unwrap();
-    assert!(prog.is_unrestricted());
-    assert!(prog.filters().is_empty());
-    in_child(|| {
-        prog.install().map_err(|e| e.to_string())?;
-        check(proc_status_field("Seccomp") == "0", || {
-            "a filter was loaded".into()
-        })
+    run_in_world(|_world| {
+        let dir = trusted_dir();
+        write_file(
+            &dir.path().join("snap.app.app.bin2"),
+            &encode_bin2(true, &[], &[]),
+        );
+        // A broken legacy file next to it must not matter.
+        write_file(&dir.path().join("snap.app.app.bin"), b"garbage");
+        let prog = load_profile(dir.path(), "snap.app.app").unwrap();
+        assert!(prog.is_unrestricted());
+        assert!(prog.filters().is_empty());
+        in_child(|| {
+            prog.install().map_err(|e| e.to_string())?;
+            check(proc_status_field("Seccomp") == "0", || {
+                "a filter was loaded".into()
+            })
+        });
     });
 }
 
 #[test]
 fn malformed_bin2_files_are_rejected_with_file_and_reason() {
-    let dir = trusted_dir();
-    let a = SockFilter::stmt(bpf::RET_K, bpf::RET_ALLOW)
-        .to_bytes()
-        .to_vec();
-    let path = dir.path().join("snap.app.app.bin2");
-    let mut bad_magic = encode_bin2(false, &a, &a);
-    bad_magic[0..2].copy_from_slice(b"XX");
-    let mut bad_version = encode_bin2(false, &a, &a);
-    bad_version[2] = 2;
-    let mut truncated = encode_bin2(false, &a, &a);
-    truncated.truncate(140);
-    let mut trailing = encode_bin2(false, &a, &a);
-    trailing.extend_from_slice(&[0; 8]);
-    let oversized = encode_bin2(false, &a, &vec![0; bpf::MAX_BPF_SIZE + 8]);
-    let mut huge_len = encode_bin2(false, &a, &a);
-    huge_len[8..12].copy_from_slice(&u32::MAX.to_ne_bytes());
-    let cases: Vec<(&str, Vec<u8>, Malformation, &str)> = vec![
-        (
-            "empty file",
-            vec![],
-            Malformation::TruncatedHeader(0),
-            "shorter than the 128-byte header",
-        ),
-        (
-            "short header",
-            b"SC\x01\x00".to_vec(),
-            Malformation::TruncatedHeader(4),
-            "shorter than",
-        ),
-        (
-            "magic",
-            bad_magic,
-            Malformation::BadMagic(*b"XX"),
-            "unexpected seccomp header",
-        ),
-        (
-            "version",
-            bad_version,
-            Malformation::BadVersion(2),
-            "unexpected seccomp file version 2",
-        ),
-        (
-            "truncated program",
-            truncated,
-            Malformation::SizeMismatch {
-                actual: 140,
-                allow: 8,
-                deny: 8,
-            },
-            "unexpected file size 140 != 128 + 8 + 8",
-        ),
-        (
-            "trailing bytes",
-            trailing,
-            Malformation::SizeMismatch {
-                actual: 152,
-                allow: 8,
-                deny: 8,
-            },
-            "unexpected file size",
-        ),
-        (
-            "deny too big",
-            oversized,
-            Malformation::FilterTooBig {
-                role: FilterRole::Deny,
-                len: 32776,
-            },
-            "deny filter size 32776 is too big",
-        ),
-        (
-            "allow length overflow",
-            huge_len,
-            Malformation::FilterTooBig {
-                role: FilterRole::Allow,
-                len: u32::MAX as u64,
-            },
-            "allow filter size 4294967295 is too big",
-        ),
-        (
-            "unaligned allow",
-            encode_bin2(false, &a[..5], &a),
-            Malformation::FilterNotMultiple {
-                role: FilterRole::Allow,
-                len: 5,
-            },
-            "not a multiple of 8",
-        ),
-        (
-            "empty allow",
-            encode_bin2(false, &[], &a),
-            Malformation::EmptyFilter {
-                role: FilterRole::Allow,
-            },
-            "allow filter may only be empty in unrestricted profiles",
-        ),
-        (
-            "empty deny",
-            encode_bin2(false, &a, &[]),
-            Malformation::EmptyFilter {
-                role: FilterRole::Deny,
-            },
-            "deny filter may only be empty in unrestricted profiles",
-        ),
-        (
-            "too big a file",
-            vec![0; 128 + 2 * 32768 + 1],
-            Malformation::TooBig { limit: 65664 },
-            "larger than",
-        ),
-    ];
-    for (what, bytes, reason, text) in cases {
-        write_file(&path, &bytes);
-        let err = load_profile(dir.path(), "snap.app.app").expect_err(what);
-        let msg = err.to_string();
-        assert!(
-            msg.starts_with("cannot load seccomp profile "),
-            "{what}: {msg}"
+    run_in_world(|_world| {
+        let dir = trusted_dir();
+        let a = SockFilter::stmt(bpf::RET_K, bpf::RET_ALLOW)
+            .to_bytes()
+            .to_vec();
+        let path = dir.path().join("snap.app.app.bin2");
+        let mut bad_magic = encode_bin2(false, &a, &a);
+        bad_magic[0..2].copy_from_slice(b"XX");
+        let mut bad_version = encode_bin2(false, &a, &a);
+        bad_version[2] = 2;
+        let mut truncated = encode_bin2(false, &a, &a);
+        truncated.truncate(140);
+        let mut trailing = encode_bin2(false, &a, &a);
+        trailing.extend_from_slice(&[0; 8]);
+        let oversized = encode_bin2(false, &a, &vec![0; bpf::MAX_BPF_SIZE + 8]);
+        let mut huge_len = encode_bin2(false, &a, &a);
+        huge_len[8..12].copy_from_slice(&u32::MAX.to_ne_bytes());
+        let cases: Vec<(&str, Vec<u8>, Malformation, &str)> = vec![
+            (
+                "empty file",
+                vec![],
+                Malformation::TruncatedHeader(0),
+                "shorter than the 128-byte header",
+            ),
+            (
+                "short header",
+                b"SC\x01\x00".to_vec(),
+                Malformation::TruncatedHeader(4),
+                "shorter than",
+            ),
+            (
+                "magic",
+                bad_magic,
+                Malformation::BadMagic(*b"XX"),
+                "unexpected seccomp header",
+            ),
+            (
+                "version",
+                bad_version,
+                Malformation::BadVersion(2),
+                "unexpected seccomp file version 2",
+            ),
+            (
+                "truncated program",
+                truncated,
+                Malformation::SizeMismatch {
+                    actual: 140,
+                    allow: 8,
+                    deny: 8,
+                },
+                "unexpected file size 140 != 128 + 8 + 8",
+            ),
+            (
+                "trailing bytes",
+                trailing,
+                Malformation::SizeMismatch {
+                    actual: 152,
+                    allow: 8,
+                    deny: 8,
+                },
+                "unexpected file size",
+            ),
+            (
+                "deny too big",
+                oversized,
+                Malformation::FilterTooBig {
+                    role: FilterRole::Deny,
+                    len: 32776,
+                },
+                "deny filter size 32776 is too big",
+            ),
+            (
+                "allow length overflow",
+                huge_len,
+                Malformation::FilterTooBig {
+                    role: FilterRole::Allow,
+                    len: u32::MAX as u64,
+                },
+                "allow filter size 4294967295 is too big",
+            ),
+            (
+                "unaligned allow",
+                encode_bin2(false, &a[..5], &a),
+                Malformation::FilterNotMultiple {
+                    role: FilterRole::Allow,
+                    len: 5,
+                },
+                "not a multiple of 8",
+            ),
+            (
+                "empty allow",
+                encode_bin2(false, &[], &a),
+                Malformation::EmptyFilter {
+                    role: FilterRole::Allow,
+                },
+                "allow filter may only be empty in unrestricted profiles",
+            ),
+            (
+                "empty deny",
+                encode_bin2(false, &a, &[]),
+                Malformation::EmptyFilter {
+                    role: FilterRole::Deny,
+                },
+                "deny filter may only be empty in unrestricted profiles",
+            ),
+            (
+                "too big a file",
+                vec![0; 128 + 2 * 32768 + 1],
+                Malformation::TooBig { limit: 65664 },
+                "larger than",
+            ),
+        ];
+        for (what, bytes, reason, text) in cases {
+            write_file(&path, &bytes);
+            let err = load_profile(dir.path(), "snap.app.app").expect_err(what);
+            let msg = err.to_string();
+            assert!(
+                msg.starts_with("cannot load seccomp profile "),
+                "{what}: {msg}"
+            );
+            assert!(msg.contains(&path.display().to_string()), "{what}: {msg}");
+            assert!(msg.contains(text), "{what}: {msg}");
+            assert_eq!(malformed(err), reason, "{what}");
+        }
+        // A broken .bin2 is never a reason to fall back to a good .bin.
+        write_file(
+            &dir.path().join("snap.app.app.bin"),
+            bin2::LEGACY_UNRESTRICTED,
         );
-        assert!(msg.contains(&path.display().to_string()), "{what}: {msg}");
-        assert!(msg.contains(text), "{what}: {msg}");
-        assert_eq!(malformed(err), reason, "{what}");
-    }
-    // A broken .bin2 is never a reason to fall back to a good .bin.
-    write_file(
-        &dir.path().join("snap.app.app.bin"),
-        bin2::LEGACY_UNRESTRICTED,
-    );
-    write_file(&path, b"SC");
-    assert!(matches!(
-        load_profile(dir.path(), "snap.app.app"),
-        Err(SeccompError::Malformed { .. })
-    ));
+        write_file(&path, b"SC");
+        assert!(matches!(
+            load_profile(dir.path(), "snap.app.app"),
+            Err(SeccompError::Malformed { .. })
+        ));
+    });
 }
 
 #[test]
 fn malformed_legacy_bin_files_are_rejected() {
-    let dir = trusted_dir();
-    let path = dir.path().join("snap.app.app.bin");
-    let cases: Vec<(Vec<u8>, Malformation)> = vec![
-        (vec![], Malformation::EmptyProgram),
-        (
-            vec![0; 12],
-            Malformation::FilterNotMultiple {
-                role: FilterRole::Legacy,
-                len: 12,
-            },
-        ),
-        (
-            b"@unrestricted".to_vec(),
-            Malformation::FilterNotMultiple {
-                role: FilterRole::Legacy,
-                len: 13,
-            },
-        ),
-        (
-            vec![0; bpf::MAX_BPF_SIZE + 8],
-            Malformation::TooBig {
-                limit: bpf::MAX_BPF_SIZE,
-            },
-        ),
-    ];
-    for (bytes, reason) in cases {
-        write_file(&path, &bytes);
-        let err = load_profile(dir.path(), "snap.app.app").unwrap_err();
-        assert!(
-            err.to_string().contains(&path.display().to_string()),
-            "{err}"
-        );
-        assert_eq!(malformed(err), reason);
-    }
+    run_in_world(|_world| {
+        let dir = trusted_dir();
+        let path = dir.path().join("snap.app.app.bin");
+        let cases: Vec<(Vec<u8>, Malformation)> = vec![
+            (vec![], Malformation::EmptyProgram),
+            (
+                vec![0; 12],
+                Malformation::FilterNotMultiple {
+                    role: FilterRole::Legacy,
+                    len: 12,
+                },
+            ),
+            (
+                b"@unrestricted".to_vec(),
+                Malformation::FilterNotMultiple {
+                    role: FilterRole::Legacy,
+                    len: 13,
+                },
+            ),
+            (
+                vec![0; bpf::MAX_BPF_SIZE + 8],
+                Malformation::TooBig {
+                    limit: bpf::MAX_BPF_SIZE,
+                },
+            ),
+        ];
+        for (bytes, reason) in cases {
+            write_file(&path, &bytes);
+            let err = load_profile(dir.path(), "snap.app.app").unwrap_err();
+            assert!(
+                err.to_string().contains(&path.display().to_string()),
+                "{err}"
+            );
+            assert_eq!(malformed(err), reason);
+        }
+    });
 }
 
 #[test]
 fn legacy_bin_from_snapd_257_works() {
-    let dir = trusted_dir();
-    // Raw program compiled by 2.57: loaded and enforced.
-    write_file(
-        &dir.path().join("snap.app.app.bin"),
-        &allow_list_257(dir.path()),
-    );
-    let prog = load_profile(dir.path(), "snap.app.app").unwrap();
-    assert_eq!(prog.format(), ProfileFormat::LegacyBin);
-    assert_eq!(prog.filters().len(), 1);
-    in_child(|| {
-        prog.install().map_err(|e| e.to_string())?;
-        let e = rustix::process::chdir("/");
-        check(e == Err(Errno::PERM), || format!("chdir: {e:?}"))?;
-        check(rustix::process::getpid().as_raw_nonzero().get() > 0, || {
-            "getpid".into()
-        })
+    run_in_world(|_world| {
+        let dir = trusted_dir();
+        // Raw program compiled by 2.57: loaded and enforced.
+        write_file(
+            &dir.path().join("snap.app.app.bin"),
+            &allow_list_257(dir.path()),
+        );
+        let prog = load_profile(dir.path(), "snap.app.app").unwrap();
+        assert_eq!(prog.format(), ProfileFormat::LegacyBin);
+        assert_eq!(prog.filters().len(), 1);
+        in_child(|| {
+            prog.install().map_err(|e| e.to_string())?;
+            let e = rustix::process::chdir("/");
+            check(e == Err(Errno::PERM), || format!("chdir: {e:?}"))?;
+            check(rustix::process::getpid().as_raw_nonzero().get() > 0, || {
+                "getpid".into()
+            })
+        });
+        // @unrestricted as 2.57 compiles it: loads nothing.
+        let unrestricted = snap_seccomp_compile(dir.path(), "u", "@unrestricted\n");
+        write_file(&dir.path().join("snap.other.app.bin"), &unrestricted);
+        let prog = load_profile(dir.path(), "snap.other.app").unwrap();
+        assert!(prog.is_unrestricted());
+        // The global profile of 2.57 is optional.
+        assert!(seccomp::load_global_profile(dir.path()).unwrap().is_none());
+        write_file(&dir.path().join("global.bin"), &deny_mkdir_program());
+        let global = seccomp::load_global_profile(dir.path()).unwrap().unwrap();
+        assert_eq!(global.filters()[0].0, FilterRole::Legacy);
     });
-    // @unrestricted as 2.57 compiles it: loads nothing.
-    let unrestricted = snap_seccomp_compile(dir.path(), "u", "@unrestricted\n");
-    write_file(&dir.path().join("snap.other.app.bin"), &unrestricted);
-    let prog = load_profile(dir.path(), "snap.other.app").unwrap();
-    assert!(prog.is_unrestricted());
-    // The global profile of 2.57 is optional.
-    assert!(seccomp::load_global_profile(dir.path()).unwrap().is_none());
-    write_file(&dir.path().join("global.bin"), &deny_mkdir_program());
-    let global = seccomp::load_global_profile(dir.path()).unwrap().unwrap();
-    assert_eq!(global.filters()[0].0, FilterRole::Legacy);
 }
 
 #[test]
 fn bin2_is_preferred_over_bin() {
-    let dir = trusted_dir();
-    write_file(&dir.path().join("t.bin"), bin2::LEGACY_UNRESTRICTED);
-    assert_eq!(
-        load_profile(dir.path(), "t").unwrap().format(),
-        ProfileFormat::LegacyBin
-    );
-    let a = SockFilter::stmt(bpf::RET_K, bpf::RET_ALLOW).to_bytes();
-    write_file(&dir.path().join("t.bin2"), &encode_bin2(false, &a, &a));
-    let p = load_profile(dir.path(), "t").unwrap();
-    assert_eq!(p.format(), ProfileFormat::Bin2);
-    assert_eq!(p.path(), dir.path().join("t.bin2"));
+    run_in_world(|_world| {
+        let dir = trusted_dir();
+        write_file(&dir.path().join("t.bin"), bin2::LEGACY_UNRESTRICTED);
+        assert_eq!(
+            load_profile(dir.path(), "t").unwrap().format(),
+            ProfileFormat::LegacyBin
+        );
+        let a = SockFilter::stmt(bpf::RET_K, bpf::RET_ALLOW).to_bytes();
+        write_file(&dir.path().join("t.bin2"), &encode_bin2(false, &a, &a));
+        let p = load_profile(dir.path(), "t").unwrap();
+        assert_eq!(p.format(), ProfileFormat::Bin2);
+        assert_eq!(p.path(), dir.path().join("t.bin2"));
+    });
 }
 
 #[test]
 fn missing_profile_is_an_error_naming_both_files() {
-    let dir = trusted_dir();
-    let err = load_profile(dir.path(), "snap.app.app").unwrap_err();
-    let msg = err.to_string();
-    assert!(matches!(err, SeccompError::Missing { .. }), "{msg}");
-    assert!(
-        msg.contains(&format!("{}/snap.app.app.bin2", dir.path().display())),
-        "{msg}"
-    );
-    assert!(
-        msg.contains(&format!("{}/snap.app.app.bin", dir.path().display())),
-        "{msg}"
-    );
-    // A missing directory is the same thing (snapd waits for the profile).
-    let err = load_profile(&dir.path().join("nope"), "snap.app.app").unwrap_err();
-    assert!(matches!(err, SeccompError::Missing { .. }), "{err}");
-    // Waiting: it appears within the deadline.
-    let late = dir.path().join("late.bin2");
-    let writer = std::thread::spawn(move || {
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        write_file(&late, &encode_bin2(true, &[], &[]));
+    run_in_world(|_world| {
+        let dir = trusted_dir();
+        let err = load_profile(dir.path(), "snap.app.app").unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, SeccompError::Missing { .. }), "{msg}");
+        assert!(
+            msg.contains(&format!("{}/snap.app.app.bin2", dir.path().display())),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(&format!("{}/snap.app.app.bin", dir.path().display())),
+            "{msg}"
+        );
+        // A missing directory is the same thing (snapd waits for the profile).
+        let err = load_profile(&dir.path().join("nope"), "snap.app.app").unwrap_err();
+        assert!(matches!(err, SeccompError::Missing { .. }), "{err}");
+        // Waiting: it appears within the deadline.
+        let late = dir.path().join("late.bin2");
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            write_file(&late, &encode_bin2(true, &[], &[]));
+        });
+        let p =
+            seccomp::load_profile_waiting(dir.path(), "late", std::time::Duration::from_secs(5))
+                .unwrap();
+        writer.join().unwrap();
+        assert!(p.is_unrestricted());
+        let err = seccomp::load_profile_waiting(
+            dir.path(),
+            "never",
+            std::time::Duration::from_millis(10),
+        )
+        .unwrap_err();
+        assert!(matches!(err, SeccompError::Missing { .. }));
+        // Tags that would escape the directory are refused.
+        assert!(matches!(
+            load_profile(dir.path(), "../t"),
+            Err(SeccompError::BadTag { .. })
+        ));
     });
-    let p = seccomp::load_profile_waiting(dir.path(), "late", std::time::Duration::from_secs(5))
-        .unwrap();
-    writer.join().unwrap();
-    assert!(p.is_unrestricted());
-    let err =
-        seccomp::load_profile_waiting(dir.path(), "never", std::time::Duration::from_millis(10))
-            .unwrap_err();
-    assert!(matches!(err, SeccompError::Missing { .. }));
-    // Tags that would escape the directory are refused.
-    assert!(matches!(
-        load_profile(dir.path(), "../t"),
-        Err(SeccompError::BadTag { .. })
-    ));
 }
 
 fn expect_unsafe(dir: &Path, tag: &str, path_in_msg: &Path, reason: &str) {
@@ -623,145 +678,153 @@ fn expect_unsafe(dir: &Path, tag: &str, path_in_msg: &Path, reason: &str) {
 
 #[test]
 fn unsafe_paths_are_refused() {
-    let top = trusted_dir();
-    let good = SockFilter::stmt(bpf::RET_K, bpf::RET_ALLOW).to_bytes();
-    let profile = encode_bin2(false, &good, &good);
-    let sub = top.path().join("bpf");
-    std::fs::create_dir(&sub).unwrap();
-    write_file(&sub.join("t.bin2"), &profile);
-    load_profile(&sub, "t").unwrap();
+    run_in_world(|_world| {
+        let top = trusted_dir();
+        let good = SockFilter::stmt(bpf::RET_K, bpf::RET_ALLOW).to_bytes();
+        let profile = encode_bin2(false, &good, &good);
+        let sub = top.path().join("bpf");
+        std::fs::create_dir(&sub).unwrap();
+        write_file(&sub.join("t.bin2"), &profile);
+        load_profile(&sub, "t").unwrap();
 
-    // World-writable, then group-writable directory component.
-    for mode in [0o777, 0o775, 0o1777] {
-        std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(mode)).unwrap();
-        expect_unsafe(&sub, "t", &sub, "writable by group or others");
-    }
-    std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o755)).unwrap();
-    // A component one level up.
-    std::fs::set_permissions(top.path(), std::fs::Permissions::from_mode(0o757)).unwrap();
-    expect_unsafe(&sub, "t", top.path(), "writable by group or others");
-    std::fs::set_permissions(top.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    // Not owned by root.
-    std::os::unix::fs::chown(&sub, Some(NOBODY), None).unwrap();
-    expect_unsafe(&sub, "t", &sub, "not owned by root:root but 65534:0");
-    std::os::unix::fs::chown(&sub, Some(0), Some(NOBODY)).unwrap();
-    expect_unsafe(&sub, "t", &sub, "not owned by root:root but 0:65534");
-    std::os::unix::fs::chown(&sub, Some(0), Some(0)).unwrap();
-    load_profile(&sub, "t").unwrap();
+        // World-writable, then group-writable directory component.
+        for mode in [0o777, 0o775, 0o1777] {
+            std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(mode)).unwrap();
+            expect_unsafe(&sub, "t", &sub, "writable by group or others");
+        }
+        std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // A component one level up.
+        std::fs::set_permissions(top.path(), std::fs::Permissions::from_mode(0o757)).unwrap();
+        expect_unsafe(&sub, "t", top.path(), "writable by group or others");
+        std::fs::set_permissions(top.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Not owned by root.
+        std::os::unix::fs::chown(&sub, Some(NOBODY), None).unwrap();
+        expect_unsafe(&sub, "t", &sub, "not owned by root:root but 65534:0");
+        std::os::unix::fs::chown(&sub, Some(0), Some(NOBODY)).unwrap();
+        expect_unsafe(&sub, "t", &sub, "not owned by root:root but 0:65534");
+        std::os::unix::fs::chown(&sub, Some(0), Some(0)).unwrap();
+        load_profile(&sub, "t").unwrap();
 
-    // A symbolic link as a directory component.
-    let link = top.path().join("link");
-    symlink(&sub, &link).unwrap();
-    expect_unsafe(&link, "t", &link, "is a symbolic link");
-    // The profile itself: symlink, writable, foreign owner, not a regular file.
-    let f = sub.join("t.bin2");
-    std::fs::rename(&f, sub.join("real")).unwrap();
-    symlink("real", &f).unwrap();
-    expect_unsafe(&sub, "t", &f, "is a symbolic link");
-    std::fs::remove_file(&f).unwrap();
-    std::fs::rename(sub.join("real"), &f).unwrap();
-    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o646)).unwrap();
-    expect_unsafe(&sub, "t", &f, "writable by group or others");
-    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
-    std::os::unix::fs::chown(&f, Some(NOBODY), None).unwrap();
-    expect_unsafe(&sub, "t", &f, "not owned by root:root");
-    std::fs::remove_file(&f).unwrap();
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        &f,
-        rustix::fs::FileType::Fifo,
-        Mode::from_raw_mode(0o644),
-        0,
-    )
-    .unwrap();
-    expect_unsafe(&sub, "t", &f, "not a regular file");
-    std::fs::remove_file(&f).unwrap();
-    std::fs::create_dir(&f).unwrap();
-    expect_unsafe(&sub, "t", &f, "not a regular file");
+        // A symbolic link as a directory component.
+        let link = top.path().join("link");
+        symlink(&sub, &link).unwrap();
+        expect_unsafe(&link, "t", &link, "is a symbolic link");
+        // The profile itself: symlink, writable, foreign owner, not a regular file.
+        let f = sub.join("t.bin2");
+        std::fs::rename(&f, sub.join("real")).unwrap();
+        symlink("real", &f).unwrap();
+        expect_unsafe(&sub, "t", &f, "is a symbolic link");
+        std::fs::remove_file(&f).unwrap();
+        std::fs::rename(sub.join("real"), &f).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o646)).unwrap();
+        expect_unsafe(&sub, "t", &f, "writable by group or others");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::chown(&f, Some(NOBODY), None).unwrap();
+        expect_unsafe(&sub, "t", &f, "not owned by root:root");
+        std::fs::remove_file(&f).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &f,
+            rustix::fs::FileType::Fifo,
+            Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        expect_unsafe(&sub, "t", &f, "not a regular file");
+        std::fs::remove_file(&f).unwrap();
+        std::fs::create_dir(&f).unwrap();
+        expect_unsafe(&sub, "t", &f, "not a regular file");
 
-    // /tmp is world-writable (sticky or not): nothing under it is trusted.
-    let tmp = tempfile::tempdir().unwrap();
-    write_file(&tmp.path().join("t.bin2"), &profile);
-    expect_unsafe(
-        tmp.path(),
-        "t",
-        Path::new("/tmp"),
-        "writable by group or others",
-    );
-    // Relative directories are refused outright.
-    assert!(matches!(
-        load_profile(Path::new("run"), "t"),
-        Err(SeccompError::BadDirectory { .. })
-    ));
-    assert!(matches!(
-        load_profile(&top.path().join("bpf/../bpf"), "t"),
-        Err(SeccompError::BadDirectory { .. })
-    ));
+        // /tmp is world-writable (sticky or not): nothing under it is trusted.
+        let tmp = tempfile::tempdir().unwrap();
+        write_file(&tmp.path().join("t.bin2"), &profile);
+        expect_unsafe(
+            tmp.path(),
+            "t",
+            Path::new("/tmp"),
+            "writable by group or others",
+        );
+        // Relative directories are refused outright.
+        assert!(matches!(
+            load_profile(Path::new("run"), "t"),
+            Err(SeccompError::BadDirectory { .. })
+        ));
+        assert!(matches!(
+            load_profile(&top.path().join("bpf/../bpf"), "t"),
+            Err(SeccompError::BadDirectory { .. })
+        ));
+    });
 }
 
 #[test]
 fn install_needs_cap_sys_admin_or_no_new_privs() {
-    let dir = trusted_dir();
-    write_file(
-        &dir.path().join("t.bin2"),
-        &encode_bin2(false, &deny_mkdir_program(), &deny_mkdir_program()),
-    );
-    let prog = load_profile(dir.path(), "t").unwrap();
-    in_child(|| {
-        simulate_setuid_invocation()?;
-        let mut d = creds::drop_privileges(KeepCapability::Nothing).map_err(|e| e.to_string())?;
-        d.release_sys_admin().map_err(|e| e.to_string())?;
-        let err = prog.install().expect_err("loaded without privileges");
-        let msg = err.to_string();
-        check(
-            matches!(
-                err,
-                SeccompError::Install {
-                    seccomp: Errno::ACCESS,
-                    role: FilterRole::Deny,
-                    ..
-                }
-            ),
-            || msg.clone(),
-        )?;
-        check(
-            msg.contains("needs CAP_SYS_ADMIN or no_new_privs") && msg.contains("t.bin2"),
-            || msg.clone(),
-        )
+    run_in_world(|_world| {
+        let dir = trusted_dir();
+        write_file(
+            &dir.path().join("t.bin2"),
+            &encode_bin2(false, &deny_mkdir_program(), &deny_mkdir_program()),
+        );
+        let prog = load_profile(dir.path(), "t").unwrap();
+        in_child(|| {
+            simulate_setuid_invocation()?;
+            let mut d =
+                creds::drop_privileges(KeepCapability::Nothing).map_err(|e| e.to_string())?;
+            d.release_sys_admin().map_err(|e| e.to_string())?;
+            let err = prog.install().expect_err("loaded without privileges");
+            let msg = err.to_string();
+            check(
+                matches!(
+                    err,
+                    SeccompError::Install {
+                        seccomp: Errno::ACCESS,
+                        role: FilterRole::Deny,
+                        ..
+                    }
+                ),
+                || msg.clone(),
+            )?;
+            check(
+                msg.contains("needs CAP_SYS_ADMIN or no_new_privs") && msg.contains("t.bin2"),
+                || msg.clone(),
+            )
+        });
     });
 }
 
 #[test]
 fn setuid_caller_loads_profile_with_kept_cap_sys_admin() {
-    let dir = trusted_dir();
-    write_file(
-        &dir.path().join("t.bin2"),
-        &encode_bin2(false, &allow_list_257(dir.path()), &deny_mkdir_program()),
-    );
-    let prog = load_profile(dir.path(), "t").unwrap();
-    // A directory nobody could create entries in without the filter.
-    let scratch = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let scratch_path = scratch.path().to_owned();
-    in_child(|| {
-        simulate_setuid_invocation()?;
-        let mut d = creds::drop_privileges(KeepCapability::SysAdmin).map_err(|e| e.to_string())?;
-        check(d.holds_sys_admin() && d.uid() == NOBODY, || {
-            format!("{d:?}")
-        })?;
-        prog.install().map_err(|e| e.to_string())?;
-        hygiene::tty::harden_tty().map_err(|e| e.to_string())?;
-        d.release_sys_admin().map_err(|e| e.to_string())?;
-        check(proc_status_field("CapEff") == "0000000000000000", || {
-            "CapEff".into()
-        })?;
-        check(proc_status_field("CapPrm") == "0000000000000000", || {
-            "CapPrm".into()
-        })?;
-        check(proc_status_field("Seccomp_filters") == "3", || {
-            "three filters".into()
-        })?;
-        assert_mkdir_denied(&scratch_path)
+    run_in_world(|_world| {
+        let dir = trusted_dir();
+        write_file(
+            &dir.path().join("t.bin2"),
+            &encode_bin2(false, &allow_list_257(dir.path()), &deny_mkdir_program()),
+        );
+        let prog = load_profile(dir.path(), "t").unwrap();
+        // A directory nobody could create entries in without the filter.
+        let scratch = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let scratch_path = scratch.path().to_owned();
+        in_child(|| {
+            simulate_setuid_invocation()?;
+            let mut d =
+                creds::drop_privileges(KeepCapability::SysAdmin).map_err(|e| e.to_string())?;
+            check(d.holds_sys_admin() && d.uid() == NOBODY, || {
+                format!("{d:?}")
+            })?;
+            prog.install().map_err(|e| e.to_string())?;
+            hygiene::tty::harden_tty().map_err(|e| e.to_string())?;
+            d.release_sys_admin().map_err(|e| e.to_string())?;
+            check(proc_status_field("CapEff") == "0000000000000000", || {
+                "CapEff".into()
+            })?;
+            check(proc_status_field("CapPrm") == "0000000000000000", || {
+                "CapPrm".into()
+            })?;
+            check(proc_status_field("Seccomp_filters") == "3", || {
+                "three filters".into()
+            })?;
+            assert_mkdir_denied(&scratch_path)
+        });
     });
 }
 
@@ -1008,118 +1071,124 @@ fn tests_do_not_run_in_secure_execution() {
 
 #[test]
 fn umask_and_cwd_are_restored() {
-    let top = trusted_dir();
-    let d = top.path().join("work");
-    std::fs::create_dir(&d).unwrap();
-    let void = top.path().join("void");
-    in_child(|| {
-        rustix::process::umask(Mode::from_raw_mode(0o027));
-        rustix::process::chdir(&d).map_err(|e| e.to_string())?;
-        let state = hygiene::cwd::ProcessState::capture().map_err(|e| e.to_string())?;
-        check(state.original_umask() == 0o027, || "umask".into())?;
-        let now = rustix::process::umask(Mode::empty());
-        check(now.bits() == 0, || format!("umask during setup {now:?}"))?;
-        let cwd = rustix::process::getcwd(Vec::new()).map_err(|e| e.to_string())?;
-        check(cwd.to_bytes() == b"/", || "not in /".into())?;
-        let got = state.restore(&void).map_err(|e| e.to_string())?;
-        check(got == CwdRestore::Same(d.clone()), || format!("{got:?}"))?;
-        check(
-            std::env::current_dir().map_err(|e| e.to_string())? == d,
-            || "cwd".into(),
-        )?;
-        check(
-            rustix::process::umask(Mode::empty()).bits() == 0o027,
-            || "umask not restored".into(),
-        )
+    run_in_world(|_world| {
+        let top = trusted_dir();
+        let d = top.path().join("work");
+        std::fs::create_dir(&d).unwrap();
+        let void = top.path().join("void");
+        in_child(|| {
+            rustix::process::umask(Mode::from_raw_mode(0o027));
+            rustix::process::chdir(&d).map_err(|e| e.to_string())?;
+            let state = hygiene::cwd::ProcessState::capture().map_err(|e| e.to_string())?;
+            check(state.original_umask() == 0o027, || "umask".into())?;
+            let now = rustix::process::umask(Mode::empty());
+            check(now.bits() == 0, || format!("umask during setup {now:?}"))?;
+            let cwd = rustix::process::getcwd(Vec::new()).map_err(|e| e.to_string())?;
+            check(cwd.to_bytes() == b"/", || "not in /".into())?;
+            let got = state.restore(&void).map_err(|e| e.to_string())?;
+            check(got == CwdRestore::Same(d.clone()), || format!("{got:?}"))?;
+            check(
+                std::env::current_dir().map_err(|e| e.to_string())? == d,
+                || "cwd".into(),
+            )?;
+            check(
+                rustix::process::umask(Mode::empty()).bits() == 0o027,
+                || "umask not restored".into(),
+            )
+        });
+        assert!(!void.exists(), "void dir created needlessly");
     });
-    assert!(!void.exists(), "void dir created needlessly");
 }
 
 #[test]
 fn cwd_the_user_cannot_enter_goes_to_the_void() {
-    let top = trusted_dir();
-    let private = top.path().join("root-only");
-    std::fs::create_dir(&private).unwrap();
-    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let void = top.path().join("void");
-    let v = void.clone();
-    in_child(|| {
-        rustix::process::chdir(&private).map_err(|e| e.to_string())?;
-        let state = hygiene::cwd::ProcessState::capture().map_err(|e| e.to_string())?;
-        // While root (in the sandbox): make sure the void exists.
-        hygiene::cwd::ensure_void_dir(&v).map_err(|e| e.to_string())?;
-        simulate_setuid_invocation()?;
-        let _dropped =
-            creds::drop_privileges(KeepCapability::Nothing).map_err(|e| e.to_string())?;
-        let got = state.restore(&v).map_err(|e| e.to_string())?;
-        check(
-            got == CwdRestore::Void {
-                original: private.clone(),
-            },
-            || format!("{got:?}"),
-        )?;
-        check(
-            std::env::current_dir().map_err(|e| e.to_string())? == v,
-            || "not in the void".into(),
-        )
+    run_in_world(|_world| {
+        let top = trusted_dir();
+        let private = top.path().join("root-only");
+        std::fs::create_dir(&private).unwrap();
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let void = top.path().join("void");
+        let v = void.clone();
+        in_child(|| {
+            rustix::process::chdir(&private).map_err(|e| e.to_string())?;
+            let state = hygiene::cwd::ProcessState::capture().map_err(|e| e.to_string())?;
+            // While root (in the sandbox): make sure the void exists.
+            hygiene::cwd::ensure_void_dir(&v).map_err(|e| e.to_string())?;
+            simulate_setuid_invocation()?;
+            let _dropped =
+                creds::drop_privileges(KeepCapability::Nothing).map_err(|e| e.to_string())?;
+            let got = state.restore(&v).map_err(|e| e.to_string())?;
+            check(
+                got == CwdRestore::Void {
+                    original: private.clone(),
+                },
+                || format!("{got:?}"),
+            )?;
+            check(
+                std::env::current_dir().map_err(|e| e.to_string())? == v,
+                || "not in the void".into(),
+            )
+        });
+        let md = std::fs::metadata(&void).unwrap();
+        assert_eq!(md.permissions().mode() & 0o7777, 0o111);
+        assert_eq!((md.uid(), md.gid()), (0, 0));
     });
-    let md = std::fs::metadata(&void).unwrap();
-    assert_eq!(md.permissions().mode() & 0o7777, 0o111);
-    assert_eq!((md.uid(), md.gid()), (0, 0));
 }
 
 #[test]
 fn cwd_missing_or_different_in_the_sandbox() {
-    let top = trusted_dir();
-    let gone = top.path().join("gone");
-    let covered = top.path().join("covered");
-    std::fs::create_dir(&gone).unwrap();
-    std::fs::create_dir(&covered).unwrap();
-    let void = top.path().join("void");
-    // A deleted directory: the void, created on demand (we are root here).
-    in_child(|| {
-        rustix::process::chdir(&gone).map_err(|e| e.to_string())?;
-        let state = hygiene::cwd::ProcessState::capture().map_err(|e| e.to_string())?;
-        std::fs::remove_dir(&gone).map_err(|e| e.to_string())?;
-        let got = state.restore(&void).map_err(|e| e.to_string())?;
-        check(matches!(got, CwdRestore::Void { .. }), || {
-            format!("{got:?}")
-        })?;
-        check(
-            std::env::current_dir().map_err(|e| e.to_string())? == void,
-            || "not in the void".into(),
-        )
-    });
-    assert_eq!(
-        std::fs::metadata(&void).unwrap().permissions().mode() & 0o7777,
-        0o111
-    );
-    // The same path is another directory in the new mount namespace (like
-    // the private /tmp): re-interpreted, by path, not by the old inode.
-    in_child(|| {
-        rustix::process::chdir(&covered).map_err(|e| e.to_string())?;
-        let state = hygiene::cwd::ProcessState::capture().map_err(|e| e.to_string())?;
-        unshare(rustix::thread::UnshareFlags::NEWNS).map_err(|e| e.to_string())?;
-        rustix::mount::mount_change(
-            "/",
-            rustix::mount::MountPropagationFlags::PRIVATE
-                | rustix::mount::MountPropagationFlags::REC,
-        )
-        .map_err(|e| e.to_string())?;
-        rustix::mount::mount(
-            "tmpfs",
-            &covered,
-            "tmpfs",
-            rustix::mount::MountFlags::empty(),
-            None,
-        )
-        .map_err(|e| e.to_string())?;
-        let got = state.restore(&void).map_err(|e| e.to_string())?;
-        check(got == CwdRestore::Reinterpreted(covered.clone()), || {
-            format!("{got:?}")
-        })?;
-        let here = rustix::fs::statfs(".").map_err(|e| e.to_string())?;
-        check(here.f_type == 0x0102_1994, || "not on the tmpfs".into())
+    run_in_world(|_world| {
+        let top = trusted_dir();
+        let gone = top.path().join("gone");
+        let covered = top.path().join("covered");
+        std::fs::create_dir(&gone).unwrap();
+        std::fs::create_dir(&covered).unwrap();
+        let void = top.path().join("void");
+        // A deleted directory: the void, created on demand (we are root here).
+        in_child(|| {
+            rustix::process::chdir(&gone).map_err(|e| e.to_string())?;
+            let state = hygiene::cwd::ProcessState::capture().map_err(|e| e.to_string())?;
+            std::fs::remove_dir(&gone).map_err(|e| e.to_string())?;
+            let got = state.restore(&void).map_err(|e| e.to_string())?;
+            check(matches!(got, CwdRestore::Void { .. }), || {
+                format!("{got:?}")
+            })?;
+            check(
+                std::env::current_dir().map_err(|e| e.to_string())? == void,
+                || "not in the void".into(),
+            )
+        });
+        assert_eq!(
+            std::fs::metadata(&void).unwrap().permissions().mode() & 0o7777,
+            0o111
+        );
+        // The same path is another directory in the new mount namespace (like
+        // the private /tmp): re-interpreted, by path, not by the old inode.
+        in_child(|| {
+            rustix::process::chdir(&covered).map_err(|e| e.to_string())?;
+            let state = hygiene::cwd::ProcessState::capture().map_err(|e| e.to_string())?;
+            unshare(rustix::thread::UnshareFlags::NEWNS).map_err(|e| e.to_string())?;
+            rustix::mount::mount_change(
+                "/",
+                rustix::mount::MountPropagationFlags::PRIVATE
+                    | rustix::mount::MountPropagationFlags::REC,
+            )
+            .map_err(|e| e.to_string())?;
+            rustix::mount::mount(
+                "tmpfs",
+                &covered,
+                "tmpfs",
+                rustix::mount::MountFlags::empty(),
+                None,
+            )
+            .map_err(|e| e.to_string())?;
+            let got = state.restore(&void).map_err(|e| e.to_string())?;
+            check(got == CwdRestore::Reinterpreted(covered.clone()), || {
+                format!("{got:?}")
+            })?;
+            let here = rustix::fs::statfs(".").map_err(|e| e.to_string())?;
+            check(here.f_type == 0x0102_1994, || "not on the tmpfs".into())
+        });
     });
 }
 

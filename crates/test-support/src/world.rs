@@ -631,7 +631,13 @@ fn mount_tmpfs(path: &Path, mode: u32, uid: u32, gid: u32) -> Result<(), String>
 /// Cover `dir` with a tmpfs that looks like it: every entry is bind-mounted
 /// back (recursively, so mounts below come along) and every symlink is
 /// re-created. snapd calls this a writable mimic.
-fn writable_mimic(dir: &Path) -> Result<(), String> {
+///
+/// The host keeps changing while a world is built (other tests make and
+/// remove directories under `/run`), so an entry listed by `readdir` that
+/// is gone by the time it is looked at or attached is left out of the mimic
+/// instead of failing the world; see [`save_entry`] and [`restore_entry`].
+/// Returns how many entries were left out that way.
+fn writable_mimic(dir: &Path) -> Result<usize, String> {
     let fail = |what: String| format!("cannot make a writable mimic of {}: {what}", dir.display());
     let meta = fs::symlink_metadata(dir).map_err(|err| fail(err.to_string()))?;
     let mut names = fs::read_dir(dir)
@@ -641,74 +647,117 @@ fn writable_mimic(dir: &Path) -> Result<(), String> {
         .map_err(|err| fail(err.to_string()))?;
     names.sort();
 
-    enum Saved {
-        Tree {
-            path: PathBuf,
-            is_dir: bool,
-            mode: u32,
-            tree: OwnedFd,
-        },
-        Link {
-            path: PathBuf,
-            target: PathBuf,
-        },
-    }
+    let mut vanished = 0;
     let mut saved = Vec::new();
     for name in names {
-        let path = dir.join(&name);
-        let entry = fs::symlink_metadata(&path)
-            .map_err(|err| fail(format!("{}: {err}", path.display())))?;
-        if entry.file_type().is_symlink() {
-            let target =
-                fs::read_link(&path).map_err(|err| fail(format!("{}: {err}", path.display())))?;
-            saved.push(Saved::Link { path, target });
-        } else {
-            let flags = OpenTreeFlags::OPEN_TREE_CLONE
-                | OpenTreeFlags::OPEN_TREE_CLOEXEC
-                | OpenTreeFlags::AT_RECURSIVE
-                | OpenTreeFlags::AT_SYMLINK_NOFOLLOW;
-            let tree = open_tree(CWD, &path, flags)
-                .map_err(|err| fail(format!("open_tree {}: {err}", path.display())))?;
-            saved.push(Saved::Tree {
-                path,
-                is_dir: entry.is_dir(),
-                mode: entry.mode() & 0o7777,
-                tree,
-            });
+        match save_entry(&dir.join(&name)).map_err(fail)? {
+            Some(entry) => saved.push(entry),
+            None => vanished += 1,
         }
     }
-
     mount_tmpfs(dir, meta.mode() & 0o7777, meta.uid(), meta.gid())?;
-    for item in saved {
-        match item {
-            Saved::Link { path, target } => {
-                symlink(&target, &path)
-                    .map_err(|err| fail(format!("symlink {}: {err}", path.display())))?;
-            }
-            Saved::Tree {
-                path,
-                is_dir,
-                mode,
-                tree,
-            } => {
-                let made = if is_dir {
-                    fs::DirBuilder::new().mode(mode).create(&path)
-                } else {
-                    fs::File::create(&path).map(drop)
-                };
-                made.map_err(|err| fail(format!("create {}: {err}", path.display())))?;
-                move_mount(
-                    &tree,
-                    "",
-                    CWD,
-                    &path,
-                    MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
-                )
-                .map_err(|err| fail(format!("move_mount to {}: {err}", path.display())))?;
+    for entry in saved {
+        if !restore_entry(entry).map_err(fail)? {
+            vanished += 1;
+        }
+    }
+    Ok(vanished)
+}
+
+/// One entry of a directory about to be covered by a writable mimic, kept
+/// before the tmpfs hides it.
+enum SavedEntry {
+    /// A detached recursive clone of a directory or file (`open_tree`).
+    Tree {
+        path: PathBuf,
+        is_dir: bool,
+        mode: u32,
+        tree: OwnedFd,
+    },
+    /// A symbolic link, re-created by target.
+    Link { path: PathBuf, target: PathBuf },
+}
+
+/// Keep the entry `path` for a writable mimic: a symlink's target, or a
+/// detached clone of anything else. `Ok(None)` when the entry is gone
+/// (`ENOENT`: removed since its directory was listed).
+fn save_entry(path: &Path) -> Result<Option<SavedEntry>, String> {
+    let vanished = |err: &io::Error| err.kind() == io::ErrorKind::NotFound;
+    let entry = match fs::symlink_metadata(path) {
+        Ok(entry) => entry,
+        Err(err) if vanished(&err) => return Ok(None),
+        Err(err) => return Err(format!("{}: {err}", path.display())),
+    };
+    if entry.file_type().is_symlink() {
+        return match fs::read_link(path) {
+            Ok(target) => Ok(Some(SavedEntry::Link {
+                path: path.to_owned(),
+                target,
+            })),
+            Err(err) if vanished(&err) => Ok(None),
+            Err(err) => Err(format!("{}: {err}", path.display())),
+        };
+    }
+    let flags = OpenTreeFlags::OPEN_TREE_CLONE
+        | OpenTreeFlags::OPEN_TREE_CLOEXEC
+        | OpenTreeFlags::AT_RECURSIVE
+        | OpenTreeFlags::AT_SYMLINK_NOFOLLOW;
+    match open_tree(CWD, path, flags) {
+        Ok(tree) => Ok(Some(SavedEntry::Tree {
+            path: path.to_owned(),
+            is_dir: entry.is_dir(),
+            mode: entry.mode() & 0o7777,
+            tree,
+        })),
+        Err(Errno::NOENT) => Ok(None),
+        Err(err) => Err(format!("open_tree {}: {err}", path.display())),
+    }
+}
+
+/// Put a saved entry back at its path, now on the mimic's tmpfs: re-create
+/// the symlink, or create a mount point and attach the clone. `Ok(false)`
+/// when the entry was removed on the host after it was saved: the kernel
+/// refuses to attach a clone whose root is unlinked (`ENOENT`); the mount
+/// point made for it is removed again, so the mimic lists what it holds.
+fn restore_entry(entry: SavedEntry) -> Result<bool, String> {
+    match entry {
+        SavedEntry::Link { path, target } => {
+            symlink(&target, &path).map_err(|err| format!("symlink {}: {err}", path.display()))?;
+            Ok(true)
+        }
+        SavedEntry::Tree {
+            path,
+            is_dir,
+            mode,
+            tree,
+        } => {
+            let made = if is_dir {
+                fs::DirBuilder::new().mode(mode).create(&path)
+            } else {
+                fs::File::create(&path).map(drop)
+            };
+            made.map_err(|err| format!("create {}: {err}", path.display()))?;
+            match move_mount(
+                &tree,
+                "",
+                CWD,
+                &path,
+                MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+            ) {
+                Ok(()) => Ok(true),
+                Err(Errno::NOENT) => {
+                    let removed = if is_dir {
+                        fs::remove_dir(&path)
+                    } else {
+                        fs::remove_file(&path)
+                    };
+                    removed.map_err(|err| format!("remove {}: {err}", path.display()))?;
+                    Ok(false)
+                }
+                Err(err) => Err(format!("move_mount to {}: {err}", path.display())),
             }
         }
     }
-    Ok(())
 }
 
 // ---- the report pipe ----------------------------------------------------------
@@ -924,6 +973,146 @@ mod tests {
         // Not necessarily at once: a parallel test's leak check may have the
         // device open for a moment, and the last close releases it.
         assert!(leaked_loops(&[record], Duration::from_secs(5)).is_empty());
+    }
+
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn an_entry_gone_before_it_is_saved_is_left_out() {
+        let scratch = scratch_dir().unwrap();
+        assert!(save_entry(&scratch.path().join("gone")).unwrap().is_none());
+        let file = scratch.path().join("file");
+        fs::write(&file, "x").unwrap();
+        assert!(save_entry(&file).unwrap().is_some());
+    }
+
+    #[test]
+    fn an_entry_gone_after_it_was_saved_is_left_out_of_the_mimic() {
+        let scratch = scratch_dir().unwrap();
+        let dir = scratch.path().join("mimicked");
+        Tree::new()
+            .dir("kept", 0o750)
+            .file("kept/f", "kept", 0o644)
+            .dir("gone-dir", 0o755)
+            .file("gone-file", "x", 0o644)
+            .symlink("link", "kept")
+            .write_to(&dir)
+            .unwrap();
+        run_in_world(|_world| {
+            let mut saved: Vec<(String, SavedEntry)> = names_in(&dir)
+                .into_iter()
+                .map(|name| {
+                    let entry = save_entry(&dir.join(&name)).unwrap().unwrap();
+                    (name, entry)
+                })
+                .collect();
+            // Removed on the host between the listing and the attaching.
+            fs::remove_dir(dir.join("gone-dir")).unwrap();
+            fs::remove_file(dir.join("gone-file")).unwrap();
+            mount_tmpfs(&dir, 0o755, 0, 0).unwrap();
+            let mut restored = Vec::new();
+            for (name, entry) in saved.drain(..) {
+                restored.push((name, restore_entry(entry).unwrap()));
+            }
+            assert_eq!(
+                restored,
+                [
+                    ("gone-dir".to_owned(), false),
+                    ("gone-file".to_owned(), false),
+                    ("kept".to_owned(), true),
+                    ("link".to_owned(), true),
+                ]
+            );
+            assert_eq!(names_in(&dir), ["kept", "link"]);
+            assert_eq!(fs::read_to_string(dir.join("link/f")).unwrap(), "kept");
+            unmount(&dir, UnmountFlags::DETACH).unwrap();
+        });
+    }
+
+    #[test]
+    fn a_mimic_tolerates_entries_that_come_and_go_while_it_is_built() {
+        let scratch = scratch_dir().unwrap();
+        let dir = scratch.path().join("busy");
+        Tree::new()
+            .dir("stable", 0o755)
+            .file("stable/f", "stable", 0o644)
+            .write_to(&dir)
+            .unwrap();
+        run_in_world(|_world| {
+            // The churn works through a descriptor of the host directory, so
+            // it keeps going on the host's side while mimics cover the path.
+            let host = rustix::fs::open(
+                &dir,
+                rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY,
+                rustix::fs::Mode::empty(),
+            )
+            .unwrap();
+            let stop = std::sync::Arc::new(AtomicBool::new(false));
+            let churn = {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mode = rustix::fs::Mode::from_raw_mode(0o755);
+                    let mut rounds = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        for i in 0..8 {
+                            let _ = rustix::fs::mkdirat(&host, format!("d{i}"), mode);
+                            let _ = rustix::fs::symlinkat("stable", &host, format!("l{i}"));
+                            let _ = rustix::fs::openat(
+                                &host,
+                                format!("f{i}"),
+                                rustix::fs::OFlags::CREATE | rustix::fs::OFlags::WRONLY,
+                                mode,
+                            );
+                        }
+                        for i in 0..8 {
+                            let _ = rustix::fs::unlinkat(
+                                &host,
+                                format!("d{i}"),
+                                rustix::fs::AtFlags::REMOVEDIR,
+                            );
+                            let _ = rustix::fs::unlinkat(
+                                &host,
+                                format!("l{i}"),
+                                rustix::fs::AtFlags::empty(),
+                            );
+                            let _ = rustix::fs::unlinkat(
+                                &host,
+                                format!("f{i}"),
+                                rustix::fs::AtFlags::empty(),
+                            );
+                        }
+                        rounds += 1;
+                    }
+                    rounds
+                })
+            };
+            let deadline = Instant::now() + Duration::from_secs(3);
+            let (mut mimics, mut vanished) = (0, 0);
+            while mimics < 50 || (vanished == 0 && Instant::now() < deadline) {
+                let result = writable_mimic(&dir);
+                let listed = names_in(&dir);
+                let _ = unmount(&dir, UnmountFlags::DETACH);
+                match result {
+                    Ok(n) => vanished += n,
+                    Err(err) => {
+                        stop.store(true, Ordering::Relaxed);
+                        panic!("mimic {mimics} failed: {err}");
+                    }
+                }
+                assert!(listed.contains(&"stable".to_owned()), "{listed:?}");
+                mimics += 1;
+            }
+            stop.store(true, Ordering::Relaxed);
+            let rounds = churn.join().unwrap();
+            eprintln!("{mimics} mimics, {rounds} churn rounds, {vanished} entries vanished");
+        });
     }
 
     #[test]

@@ -237,8 +237,10 @@ fn a_snap_from_a_built_image_mounts() {
 #[test]
 fn mount_snap_errors_name_the_snap() {
     run_in_world(|world| {
+        // The world's /tmp is a fresh, empty tmpfs: nothing is there.
+        let absent = "/tmp/absent-snap-source";
         let err = world
-            .mount_snap("bad/name", 1, "/nonexistent")
+            .mount_snap("bad/name", 1, absent)
             .unwrap_err()
             .to_string();
         assert!(
@@ -246,10 +248,10 @@ fn mount_snap_errors_name_the_snap() {
             "{err}"
         );
         let err = world
-            .mount_snap("hello", 1, "/nonexistent")
+            .mount_snap("hello", 1, absent)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("/nonexistent"), "{err}");
+        assert!(err.contains(absent), "{err}");
     });
 }
 

@@ -412,7 +412,12 @@ fn a_symlink_anywhere_in_a_path_is_refused() {
         let mut s = sys();
         mkdirs(&["/tmp/real/b/c", "/tmp/src", "/tmp/x", "/tmp/y/b"]);
         fs::write("/tmp/real/b/c/marker", "real").unwrap();
-        symlink("/etc", "/tmp/a").unwrap(); // first component below /tmp
+        // Where the symlinks would lead: outside /tmp, in a directory of
+        // the world's own (a fresh, empty tmpfs), so that "nothing arrived
+        // there" holds whatever the machine's directories hold.
+        let outside = "/var/snap";
+        assert_eq!(s.read_dir(outside).unwrap(), []);
+        symlink(outside, "/tmp/a").unwrap(); // first component below /tmp
         symlink("real", "/tmp/a2").unwrap(); // the same, a relative target
         symlink("/tmp/real/b", "/tmp/x/b").unwrap(); // a middle component
         symlink("/tmp/real/b/c", "/tmp/y/b/c").unwrap(); // the leaf
@@ -496,10 +501,16 @@ fn a_symlink_anywhere_in_a_path_is_refused() {
         // Nothing was mounted or unmounted, nothing written, nowhere.
         assert_eq!(mounts().len(), mounts_before);
         assert!(s.is_mount_point("/tmp/real/b/c/m").unwrap());
-        assert!(mounts().iter().all(|e| !e.mount_dir.starts_with("/etc")));
+        // (The world's tmpfs at /var/snap itself is a mount point.)
+        let below_outside = format!("{outside}/");
+        assert!(
+            mounts()
+                .iter()
+                .all(|e| !e.mount_dir.starts_with(&below_outside))
+        );
         assert_eq!(fs::read_to_string("/tmp/real/b/c/marker").unwrap(), "real");
         assert_eq!(s.read_dir("/tmp/real/b/c").unwrap().len(), 2);
-        assert!(!Path::new("/etc/b").exists());
+        assert!(!Path::new(outside).join("b").exists());
         // The leaf symlink itself can be removed.
         s.remove("/tmp/y/b/c").unwrap();
         assert!(s.lstat("/tmp/y/b/c").unwrap().is_none());
