@@ -151,8 +151,10 @@ mod tests {
 
     #[test]
     fn safe_file_system_errors_read_like_snap_confine() {
-        let missing = "/nonexistent-snapcell-dir/x";
-        let e = Error::from(snapcell_sys::safefs::open_dir(missing).unwrap_err());
+        // A path known to be absent, whatever the machine has.
+        let tmp = tempfile::tempdir().unwrap();
+        let missing = format!("{}/absent/x", tmp.path().display());
+        let e = Error::from(snapcell_sys::safefs::open_dir(&missing).unwrap_err());
         assert_eq!(
             e.to_string(),
             format!("cannot open directory {missing}: No such file or directory")
