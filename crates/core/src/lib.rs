@@ -2,7 +2,8 @@
 //!
 //! Everything here is data in, data out: snapd's mount profile (fstab) format,
 //! `/proc/self/mountinfo`, `meta/snap.yaml`, layouts and their conversion to
-//! mount profiles, and the change planner of snap-update-ns. `snap_yaml` and
+//! mount profiles, the change planner of snap-update-ns, and snapd's seccomp
+//! profile language. `snap_yaml` and
 //! `snapenv` come with the `snap-yaml` feature (on by default, off for the
 //! set-user-ID snap-confine). Nothing in this
 //! crate makes a system call or uses `unsafe`; the file system is consulted
@@ -25,6 +26,7 @@ pub mod os_release;
 pub mod paths;
 pub mod plan;
 pub mod profile;
+pub mod seccomp;
 #[cfg(feature = "snap-yaml")]
 pub mod snap_yaml;
 #[cfg(feature = "snap-yaml")]
