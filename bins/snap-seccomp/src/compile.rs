@@ -16,7 +16,12 @@
 //!   cache (Linux 5.11+) still skips the filters for those calls entirely.
 //! * `--format=bin` builds the one program snapd 2.57 reads: the allow
 //!   filter, with the `~` rules in it too (2.57 itself drops them as unknown
-//!   names); snapd 2.60–2.62 did the same.
+//!   names; snapd 2.60–2.62 put them in its single filter). In one filter
+//!   libseccomp does not let a deny rule win over an allow rule of the same
+//!   system call that also matches (an unconditional allow absorbs it), so
+//!   there a `~` rule only holds for system calls no allow rule names:
+//!   `compile` warns on stderr. The `.bin2` keeps them apart (the kernel
+//!   takes the stricter of the two filters) and has no such case.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -163,6 +168,20 @@ pub fn build(file: &str, profile: &SourceProfile, format: Format) -> Result<Comp
         Format::Bin2 => Some(new_filter(ScmpAction::Allow)?),
         Format::Bin => None,
     };
+    if format == Format::Bin {
+        for deny in profile.rules.iter().filter(|r| r.action == Action::Deny) {
+            if let Some(allow) = profile
+                .rules
+                .iter()
+                .find(|r| r.action == Action::Allow && r.syscall == deny.syscall)
+            {
+                eprintln!(
+                    "warning: {file}:{}: the deny rule may have no effect in --format=bin: {} is also allowed on line {}",
+                    deny.line, deny.syscall, allow.line
+                );
+            }
+        }
+    }
     let mut ids = Ids::default();
     for rule in &profile.rules {
         let conditions = conditions(file, rule, &mut ids)?;
