@@ -470,8 +470,11 @@ pub fn constant(name: &str) -> Option<u32> {
         .map(|i| CONSTANTS[i].1)
 }
 
-/// snapd's symbolic constants, sorted by name (values checked against the
-/// C headers of this machine by a test of `bins/snap-seccomp`).
+/// snapd's symbolic constants, sorted by name. Values as on x86 and the
+/// generic Linux ABI (arm, arm64, riscv, s390x), checked once against the
+/// glibc 2.36 / Linux UAPI headers of Debian 12 with a C program; `Q_X*` are
+/// `XQM_CMD(n)`, `AF_CONN` is usrsctp's 123. powerpc and mips number some of
+/// them (`TIOCSTI`, `TIOCLINUX`) differently: not handled.
 pub const CONSTANTS: &[(&str, u32)] = &[
     ("AF_ALG", 38),
     ("AF_APPLETALK", 5),
