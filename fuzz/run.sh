@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run one fuzz target for a while, seeded from snapd's vectors when ../shared is there.
-#   fuzz/run.sh profile|mountinfo|snap_yaml [SECONDS]
+#   fuzz/run.sh profile|mountinfo|snap_yaml|seccomp_lang [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")"
 target=$1
@@ -28,5 +28,12 @@ elif target == "snap_yaml":
             if "snap_yaml" in c["input"]:
                 put(c["input"]["snap_yaml"])
 PY
+fi
+if [ "$target" = seccomp_lang ]; then
+    # Seeds: one rule of each form, and the default template when snapd is installed.
+    printf '# c\n@complain\nread\nsocket AF_NETLINK - NETLINK_ROUTE\nsetpriority PRIO_PROCESS 0 <=19\nmknodat - - |S_IFIFO -\nchown - u:root -1\n~ioctl - 4294967295|TIOCSTI\n' >"$corpus/forms"
+    for f in /var/lib/snapd/seccomp/bpf/*.src; do
+        if [ -f "$f" ]; then cp "$f" "$corpus/$(basename "$f")"; fi
+    done
 fi
 RUSTC_BOOTSTRAP=1 exec cargo fuzz run "$target" "$corpus" -- -max_total_time="$secs" -max_len=65536 -timeout=10

@@ -3,7 +3,7 @@
 //! Everything here is data in, data out: snapd's mount profile (fstab) format,
 //! `/proc/self/mountinfo`, `meta/snap.yaml`, layouts and their conversion to
 //! mount profiles, the change planner of snap-update-ns, and snapd's compiled
-//! seccomp profiles. `snap_yaml` and `snapenv` come with the `snap-yaml`
+//! seccomp profiles with their language. `snap_yaml` and `snapenv` come with the `snap-yaml`
 //! feature (on by default, off for the set-user-ID snap-confine). Nothing in
 //! this crate makes a system call or uses `unsafe`; the file system is
 //! consulted only through the [`plan::FsView`] trait.

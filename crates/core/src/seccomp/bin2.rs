@@ -175,8 +175,8 @@ pub fn parse_legacy_bin(path: &Path, bytes: &[u8]) -> Result<SeccompProgram, Mal
     })
 }
 
-/// Encode a `.bin2` file (for tests and tools): header, allow, deny.
-#[cfg(any(test, feature = "testing"))]
+/// Encode a `.bin2` file: header, allow program, deny program (what
+/// `snap-seccomp compile` writes).
 pub fn encode_bin2(unrestricted: bool, allow: &[u8], deny: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_SIZE + allow.len() + deny.len());
     out.extend_from_slice(b"SC");

@@ -4,15 +4,17 @@
 //! * [`bpf`]: classic BPF instructions and programs, and the constants to
 //!   build small filters by hand;
 //! * [`bin2`]: snapd's compiled profile files (`TAG.bin2`, legacy `TAG.bin`),
-//!   parsed and validated into a [`SeccompProgram`].
+//!   parsed and validated into a [`SeccompProgram`];
+//! * [`lang`]: the `.src` language that `snap-seccomp compile` reads, parsed
+//!   into typed rules (the `snap-seccomp` binary compiles them with
+//!   libseccomp).
 //!
 //! Finding and reading a profile file safely and handing the filters to the
-//! kernel is `snapcell_sys::seccomp`'s part. The compiler of the seccomp
-//! profile language (snapd's `snap-seccomp compile`: profile text to BPF)
-//! will live here too.
+//! kernel is `snapcell_sys::seccomp`'s part.
 
 pub mod bin2;
 pub mod bpf;
+pub mod lang;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

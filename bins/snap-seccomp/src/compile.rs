@@ -1,0 +1,286 @@
+//! From a parsed profile to BPF programs, through libseccomp, as snapd's
+//! `compile` (research `confinement.md` §1.3), and cheaper to run:
+//!
+//! * The allow filter fails everything else with `ERRNO(EPERM)` (`LOG` under
+//!   `@complain`); plain rules allow. The deny filter allows everything else;
+//!   `~` rules fail with `ERRNO(EACCES)` (also under `@complain`).
+//! * Both filters cover the native architecture and its compat one (i386 on
+//!   amd64, armhf on arm64, powerpc on ppc64; the kernel's when the kernel's
+//!   differs from ours); any other architecture, x32 included, is
+//!   `KILL_THREAD`, libseccomp's default.
+//! * snapd sets no filter attribute, so libseccomp emits one linear chain of
+//!   comparisons sorted by system call number that every system call walks.
+//!   We ask for a binary tree (`SCMP_FLTATR_CTL_OPTIMIZE` = 2): a system call
+//!   takes about log2(N) comparisons instead of up to N. Unconditional rules
+//!   stay pure comparisons of the number, so the kernel's per-filter action
+//!   cache (Linux 5.11+) still skips the filters for those calls entirely.
+//! * `--format=bin` builds the one program snapd 2.57 reads: the allow
+//!   filter, with the `~` rules in it too (2.57 itself drops them as unknown
+//!   names; snapd 2.60–2.62 put them in its single filter). In one filter
+//!   libseccomp does not let a deny rule win over an allow rule of the same
+//!   system call that also matches (an unconditional allow absorbs it), so
+//!   there a `~` rule only holds for system calls no allow rule names:
+//!   `compile` warns on stderr. The `.bin2` keeps them apart (the kernel
+//!   takes the stricter of the two filters) and has no such case.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+};
+use snapcell_core::goquote::quote;
+use snapcell_core::seccomp::lang::{
+    self, Action, ErrorKind, Op, ParseError, Rule, SourceProfile, Value,
+};
+
+use crate::output;
+
+const EPERM: i32 = 1;
+const EACCES: i32 = 13;
+
+/// The output file format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Current snapd's `.bin2`: header, allow program, deny program.
+    Bin2,
+    /// snapd 2.57's `.bin`: one raw program (or `@unrestricted\n`).
+    Bin,
+}
+
+/// What `compile` writes.
+pub enum Compiled {
+    Unrestricted,
+    Filters {
+        allow: ScmpFilterContext,
+        /// `None` for [`Format::Bin`].
+        deny: Option<ScmpFilterContext>,
+    },
+}
+
+/// `snap-seccomp compile IN OUT`.
+pub fn compile_file(input: &str, out: &Path, format: Format) -> Result<(), String> {
+    let data = read_limited(input)?;
+    let profile = lang::parse(input, &data, &is_known).map_err(|e| e.to_string())?;
+    let compiled = build(input, &profile, format)?;
+    if let Compiled::Filters { allow, deny } = &compiled
+        && std::env::var("SNAP_SECCOMP_DEBUG").is_ok_and(|v| is_true(&v))
+    {
+        let stdout = std::io::stdout();
+        let _ = allow.export_pfc(&stdout);
+        if let Some(deny) = deny {
+            let _ = deny.export_pfc(&stdout);
+        }
+    }
+    output::write_compiled(out, &compiled, format)
+}
+
+/// Go's `strconv.ParseBool` truths, as snapd's `osutil.GetenvBool`.
+fn is_true(v: &str) -> bool {
+    matches!(v, "1" | "t" | "T" | "TRUE" | "true" | "True")
+}
+
+fn read_limited(input: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(input).map_err(|e| format!("open {input}: {}", os_error(&e)))?;
+    let mut data = Vec::new();
+    file.take(lang::MAX_SOURCE_SIZE as u64 + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| format!("read {input}: {}", os_error(&e)))?;
+    Ok(data)
+}
+
+/// An I/O error as Go prints it (`no such file or directory`).
+pub fn os_error(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    let s = s.split(" (os error").next().unwrap_or(&s).to_string();
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_lowercase().chain(c).collect(),
+        None => s,
+    }
+}
+
+/// Whether libseccomp knows the name (on any architecture: names of other
+/// architectures' calls resolve to pseudo numbers it rewrites or drops).
+pub fn is_known(name: &str) -> bool {
+    ScmpSyscall::from_name(name).is_ok()
+}
+
+/// The compat architecture added to every filter (snapd's
+/// `addSecondaryArches`).
+pub fn compat_arch() -> Option<ScmpArch> {
+    let kernel = kernel_arch();
+    let native = ScmpArch::native();
+    match kernel {
+        Some(k) if k != native => Some(k),
+        _ => match native {
+            ScmpArch::X8664 => Some(ScmpArch::X86),
+            ScmpArch::Aarch64 => Some(ScmpArch::Arm),
+            ScmpArch::Ppc64 => Some(ScmpArch::Ppc),
+            _ => None,
+        },
+    }
+}
+
+/// The kernel's architecture, from `uname -m`, where it matters (a 32-bit
+/// userland on a 64-bit kernel).
+fn kernel_arch() -> Option<ScmpArch> {
+    let machine = std::fs::read_to_string("/proc/sys/kernel/arch").ok()?;
+    Some(match machine.trim() {
+        "x86_64" => ScmpArch::X8664,
+        "i386" | "i486" | "i586" | "i686" => ScmpArch::X86,
+        "aarch64" => ScmpArch::Aarch64,
+        m if m.starts_with("armv7") || m.starts_with("armv8l") => ScmpArch::Arm,
+        "ppc64" => ScmpArch::Ppc64,
+        "ppc64le" => ScmpArch::Ppc64Le,
+        "ppc" => ScmpArch::Ppc,
+        "s390x" => ScmpArch::S390X,
+        "riscv64" => ScmpArch::Riscv64,
+        _ => return None,
+    })
+}
+
+fn new_filter(default: ScmpAction) -> Result<ScmpFilterContext, String> {
+    let mut ctx = ScmpFilterContext::new(default)
+        .map_err(|e| format!("cannot create seccomp filter: {e}"))?;
+    if let Some(arch) = compat_arch() {
+        ctx.add_arch(arch)
+            .map_err(|e| format!("cannot add architecture {arch:?}: {e}"))?;
+    }
+    // Binary tree of system call numbers instead of a linear chain.
+    ctx.set_ctl_optimize(2)
+        .map_err(|e| format!("cannot set filter attribute: {e}"))?;
+    Ok(ctx)
+}
+
+pub fn build(file: &str, profile: &SourceProfile, format: Format) -> Result<Compiled, String> {
+    if profile.unrestricted {
+        return Ok(Compiled::Unrestricted);
+    }
+    let default = if profile.complain {
+        ScmpAction::Log
+    } else {
+        ScmpAction::Errno(EPERM)
+    };
+    let mut allow = new_filter(default)?;
+    let mut deny = match format {
+        Format::Bin2 => Some(new_filter(ScmpAction::Allow)?),
+        Format::Bin => None,
+    };
+    if format == Format::Bin {
+        for deny in profile.rules.iter().filter(|r| r.action == Action::Deny) {
+            if let Some(allow) = profile
+                .rules
+                .iter()
+                .find(|r| r.action == Action::Allow && r.syscall == deny.syscall)
+            {
+                eprintln!(
+                    "warning: {file}:{}: the deny rule may have no effect in --format=bin: {} is also allowed on line {}",
+                    deny.line, deny.syscall, allow.line
+                );
+            }
+        }
+    }
+    let mut ids = Ids::default();
+    for rule in &profile.rules {
+        let conditions = conditions(file, rule, &mut ids)?;
+        let (ctx, action) = match rule.action {
+            Action::Allow => (&mut allow, ScmpAction::Allow),
+            Action::Deny => (
+                deny.as_mut().unwrap_or(&mut allow),
+                ScmpAction::Errno(EACCES),
+            ),
+        };
+        // is_known said yes, so the name resolves.
+        let syscall = ScmpSyscall::from_name(&rule.syscall)
+            .map_err(|e| format!("cannot resolve {}: {e}", quote(&rule.syscall)))?;
+        if ctx
+            .add_rule_conditional_exact(action, syscall, &conditions)
+            .is_err()
+        {
+            ctx.add_rule_conditional(action, syscall, &conditions)
+                .map_err(|e| {
+                    format!(
+                        "{file}:{}: cannot add rule for line {}: {e}",
+                        rule.line,
+                        quote(&rule.text)
+                    )
+                })?;
+        }
+    }
+    Ok(Compiled::Filters { allow, deny })
+}
+
+fn conditions(file: &str, rule: &Rule, ids: &mut Ids) -> Result<Vec<ScmpArgCompare>, String> {
+    let mut out = Vec::with_capacity(rule.conditions.len());
+    for c in &rule.conditions {
+        let value = match &c.value {
+            Value::Number(n) => Ok(*n),
+            Value::User(name) => ids.lookup(false, name),
+            Value::Group(name) => ids.lookup(true, name),
+        };
+        let value = value.map_err(|reason| {
+            ParseError {
+                file: file.to_owned(),
+                line: rule.line,
+                kind: ErrorKind::Lookup {
+                    token: c.token.clone(),
+                    line: rule.text.clone(),
+                    reason,
+                },
+            }
+            .to_string()
+        })?;
+        let op = match c.op {
+            Op::Equal => ScmpCompareOp::Equal,
+            Op::NotEqual => ScmpCompareOp::NotEqual,
+            Op::Less => ScmpCompareOp::Less,
+            Op::LessOrEqual => ScmpCompareOp::LessOrEqual,
+            Op::Greater => ScmpCompareOp::Greater,
+            Op::GreaterOrEqual => ScmpCompareOp::GreaterEqual,
+            Op::MaskedEqual { mask } => ScmpCompareOp::MaskedEqual(mask),
+        };
+        out.push(ScmpArgCompare::new(u32::from(c.arg), op, value));
+    }
+    Ok(out)
+}
+
+/// User and group ids by name, looked up once each through the system's
+/// user database (`getent`, which goes through NSS as snapd's lookup does).
+#[derive(Default)]
+struct Ids {
+    cache: HashMap<(bool, String), u64>,
+}
+
+impl Ids {
+    fn lookup(&mut self, group: bool, name: &str) -> Result<u64, String> {
+        if let Some(id) = self.cache.get(&(group, name.to_owned())) {
+            return Ok(*id);
+        }
+        let (db, what) = if group {
+            ("group", "group")
+        } else {
+            ("passwd", "user")
+        };
+        let unknown = || format!("{what}: unknown {what} {name}");
+        let out = std::process::Command::new("getent")
+            .args([db, name])
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("{what}: cannot look up {what} {name}: {e}"))?;
+        if !out.status.success() {
+            return Err(unknown());
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text.lines().next().ok_or_else(unknown)?;
+        let id: u64 = line
+            .split(':')
+            .nth(2)
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(unknown)?;
+        self.cache.insert((group, name.to_owned()), id);
+        Ok(id)
+    }
+}
