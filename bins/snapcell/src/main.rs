@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use snapcell_core::dirs::Dirs;
 use snapcell_core::plan::{Change, FsView, needed_changes};
 use snapcell_core::profile::Profile;
 use snapcell_core::snap_yaml::SnapInfo;
@@ -133,13 +134,11 @@ fn plan_cmd(args: PlanArgs) -> Result<String, String> {
         (Some(name), _, _) => {
             naming::validate_instance_name(name)
                 .map_err(|e| format!("cannot plan for {name:?}: {e}"))?;
-            let current = load_profile(Path::new(&format!("/run/snapd/ns/snap.{name}.fstab")))
+            let current = load_profile(Path::new(&Dirs::HOST.current_profile(name)))
                 .map_err(|e| e.to_string())?;
-            let desired = load_profile(Path::new(&format!(
-                "/var/lib/snapd/mount/snap.{name}.fstab"
-            )))
-            .map_err(|e| e.to_string())?;
-            let ns_file = PathBuf::from(format!("/run/snapd/ns/{name}.mnt"));
+            let desired = load_profile(Path::new(&Dirs::HOST.desired_profile(name)))
+                .map_err(|e| e.to_string())?;
+            let ns_file = PathBuf::from(Dirs::HOST.preserved_ns(name));
             ns::enter_mount_namespace(&ns_file).map_err(|e| {
                 format!("cannot plan for snap {name}: {e} (use --current, --desired and --root to plan without one)")
             })?;

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeSet;
 use std::hash::{BuildHasher, Hasher};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, fchmod, fchown, mkdirat, openat, statat};
 use rustix::io::Errno;
@@ -23,13 +23,14 @@ use rustix::process::{Gid, Uid};
 use snapcell_core::entry::MountEntry;
 use snapcell_core::profile::Profile;
 use snapcell_sys::debug;
-use snapcell_sys::safefs::{DIR_FLAGS, mkdir_all, mkdir_open, open_dir, verify_dir};
+use snapcell_sys::safefs::{DIR_FLAGS, mkdir_all, mkdir_open, open_dir};
 
 use crate::base::Base;
 use crate::error::{Error, Result, SysContext};
 use crate::mounts::{Propagation, bind, make, mount_fs, rbind, remount_read_only, umount};
-use crate::paths::{HOSTFS_DIR, PRIVATE_TMP_DIR, current_profile_path};
-use crate::system::Distro;
+use crate::privtmp;
+use snapcell_core::dirs::{Dirs, HOSTFS_DIR, PRIVATE_TMP_DIR};
+use snapcell_core::os_release::Distro;
 
 /// How a host directory is connected to the namespace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,19 +146,10 @@ pub struct Scratch {
     pub path: String,
 }
 
-/// Open (creating it if missing) `/tmp/snap-private-tmp`, which must be a
-/// directory 0700 root:root; never repaired.
-pub fn open_private_tmp_base(tmp: &OwnedFd) -> Result<OwnedFd> {
-    let (fd, _) = mkdir_open(tmp.as_fd(), "snap-private-tmp", 0o700, 0, 0)
-        .or_die(|| format!("cannot create {PRIVATE_TMP_DIR}"))?;
-    verify_dir(fd.as_fd(), PRIVATE_TMP_DIR, 0, 0, 0o700)?;
-    Ok(fd)
-}
-
 /// Make the scratch directory (0700 root:root).
 pub fn create_scratch_dir() -> Result<Scratch> {
     let tmp = open_dir("/tmp")?;
-    let parent = open_private_tmp_base(&tmp)?;
+    let parent = privtmp::open_private_tmp_base(&tmp)?;
     for _ in 0..100 {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u32(std::process::id());
@@ -298,16 +290,21 @@ fn replicate_base(cfg: &Config<'_>, s: &str) -> Result<()> {
     make(s, Propagation::Slave, true)
 }
 
-/// Write `/run/snapd/ns/snap.INSTANCE.fstab` holding only the rootfs line.
-fn write_rootfs_profile(instance: &str) -> Result<()> {
+/// The current profile of a namespace just built: only the rootfs line.
+pub fn rootfs_profile() -> Result<Profile> {
     let entry = MountEntry::parse(ROOTFS_PROFILE_LINE)
         .map_err(|e| Error::new(format!("cannot parse the rootfs profile line: {e}")))?;
-    let profile = Profile::from(vec![entry]);
+    Ok(Profile::from(vec![entry]))
+}
+
+/// Write `/run/snapd/ns/snap.INSTANCE.fstab` holding only the rootfs line.
+fn write_rootfs_profile(instance: &str) -> Result<()> {
+    let profile = rootfs_profile()?;
     snapcell_sys::profile_io::save_profile(
-        std::path::Path::new(&current_profile_path(instance)),
+        std::path::Path::new(&Dirs::HOST.current_profile(instance)),
         &profile,
     )
-    .map_err(|e| Error::new(e.to_string()))
+    .map_err(Error::from)
 }
 
 /// Step 4: the host directories, in table order, then the home directories.

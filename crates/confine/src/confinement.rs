@@ -33,12 +33,11 @@ use snapcell_sys::landlock::{RulesetStatus, restrict_self_minimal};
 use snapcell_sys::seccomp::{Install, load_profile_waiting};
 
 use crate::error::{Error, Result};
-use crate::paths::{COOKIE_DIR, SECCOMP_DIR};
+use snapcell_core::dirs::{COOKIE_DIR, SECCOMP_DIR};
 
 /// Step 1: find, read and check the profile of `tag` (as root).
 pub fn prepare_seccomp(tag: &str, wait: Duration) -> Result<SeccompProgram> {
-    let program = load_profile_waiting(Path::new(SECCOMP_DIR), tag, wait)
-        .map_err(|e| Error::new(e.to_string()))?;
+    let program = load_profile_waiting(Path::new(SECCOMP_DIR), tag, wait)?;
     debug!(
         "seccomp profile {} ({:?}{})",
         program.path().display(),
@@ -68,20 +67,17 @@ pub fn prepare_seccomp(tag: &str, wait: Duration) -> Result<SeccompProgram> {
 /// Seccomp filters stack, so their order changes nothing for the app.
 pub fn drop_and_confine(program: &SeccompProgram, user_data: Option<&OsStr>) -> Result<()> {
     // Always kept now: Landlock, like seccomp, needs it without no_new_privs.
-    let mut dropped =
-        drop_privileges(KeepCapability::SysAdmin).map_err(|e| Error::new(e.to_string()))?;
-    hygiene::set_dumpable(false).map_err(|e| Error::new(e.to_string()))?;
+    let mut dropped = drop_privileges(KeepCapability::SysAdmin)?;
+    hygiene::set_dumpable(false)?;
     if let Some(dir) = user_data {
         create_user_data(dir)?;
     }
     if !program.is_unrestricted() {
-        hygiene::tty::harden_tty().map_err(|e| Error::new(e.to_string()))?;
+        hygiene::tty::harden_tty()?;
     }
     apply_landlock()?;
-    program.install().map_err(|e| Error::new(e.to_string()))?;
-    dropped
-        .release_sys_admin()
-        .map_err(|e| Error::new(e.to_string()))
+    program.install()?;
+    dropped.release_sys_admin().map_err(Error::from)
 }
 
 /// The minimal Landlock domain ([`restrict_self_minimal`]): the app can no
@@ -90,7 +86,7 @@ pub fn drop_and_confine(program: &SeccompProgram, user_data: Option<&OsStr>) -> 
 /// snapd). On a kernel without Landlock the launch goes on without it (a
 /// debug line says so); any other failure is fatal.
 fn apply_landlock() -> Result<()> {
-    let status = restrict_self_minimal().map_err(|e| Error::new(e.to_string()))?;
+    let status = restrict_self_minimal()?;
     match status.ruleset {
         RulesetStatus::NotEnforced => {
             debug!("Landlock is not available on this kernel: no Landlock domain");

@@ -13,7 +13,7 @@ use snapcell_sys::snaplock::{lock_snap, verify_snap_locked};
 
 use crate::error::{Error, Result, SysContext};
 use crate::helper::{NSFS_MAGIC, PROC_SUPER_MAGIC};
-use crate::paths::NS_DIR;
+use snapcell_core::dirs::NS_DIR;
 
 /// Usage text (printed, exit 0, for a wrong number of arguments).
 pub const USAGE: &str = "usage: snap-discard-ns [--from-snap-confine] <SNAP-INSTANCE-NAME>\n";
@@ -108,7 +108,7 @@ pub fn discard_files(instance: &str) -> Result<()> {
 
 /// `snap-discard-ns [--from-snap-confine] INSTANCE`.
 pub fn discard_namespace(instance: &str, from_snap_confine: bool) -> Result<()> {
-    validate_instance_name(instance).map_err(|e| Error::new(e.to_string()))?;
+    validate_instance_name(instance)?;
     if from_snap_confine {
         verify_snap_locked(instance)?;
         discard_files(instance)

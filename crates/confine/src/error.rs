@@ -102,11 +102,28 @@ impl From<snapcell_sys::mountinfo::MountTableError> for Error {
     }
 }
 
-impl From<snapcell_core::paths::PathError> for Error {
-    fn from(e: snapcell_core::paths::PathError) -> Error {
-        Error::new(e.to_string())
-    }
+/// Errors of the layers below whose text already reads as snap-confine's
+/// message (`cannot ...`, naming the path): taken as they are.
+macro_rules! from_message {
+    ($($ty:ty),* $(,)?) => {$(
+        impl From<$ty> for Error {
+            fn from(e: $ty) -> Error {
+                Error::new(e.to_string())
+            }
+        }
+    )*};
 }
+
+from_message!(
+    snapcell_core::paths::PathError,
+    snapcell_core::naming::NameError,
+    snapcell_core::system_params::BadHomedir,
+    snapcell_sys::creds::CredsError,
+    snapcell_sys::hygiene::HygieneError,
+    snapcell_sys::landlock::LandlockError,
+    snapcell_sys::profile_io::ProfileIoError,
+    snapcell_sys::seccomp::SeccompError,
+);
 
 /// `Result` with [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;

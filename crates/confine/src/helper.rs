@@ -37,7 +37,7 @@ use snapcell_sys::fork::unshare;
 use snapcell_sys::nsid::mount_ns_id;
 
 use crate::error::{Error, Result, SysContext, strerror};
-use crate::paths::{NS_DIR, preserved_ns_name};
+use snapcell_core::dirs::{NS_DIR, preserved_ns_name};
 
 /// `NSFS_MAGIC` and `PROC_SUPER_MAGIC`.
 pub(crate) const NSFS_MAGIC: i64 = 0x6e73_6673;

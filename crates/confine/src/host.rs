@@ -1,6 +1,8 @@
-//! Preparing the host side before a snap's namespace is entered or built
-//! (spec §6.3 step 3): the host's mount namespace, shared propagation of
-//! the snap mount directory, and `/run/snapd/ns` as a private mount.
+//! The host side: facts about the host read from its files (where snaps
+//! are mounted, which distribution, the configured home directories), and
+//! preparing it before a snap's namespace is entered or built (spec §6.3
+//! step 3): the host's mount namespace, shared propagation of the snap
+//! mount directory, and `/run/snapd/ns` as a private mount.
 
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -12,9 +14,40 @@ use snapcell_sys::debug;
 use snapcell_sys::mountinfo::{read_mountinfo, read_mounts_at};
 use snapcell_sys::safefs::mkdir_all;
 
-use crate::error::{Result, SysContext};
+use snapcell_core::dirs::{ALT_SNAP_MOUNT_DIR, NS_DIR, OS_RELEASE, SNAP_MOUNT_DIR, SYSTEM_PARAMS};
+use snapcell_core::os_release::Distro;
+use snapcell_core::system_params::parse_homedirs;
+
+use crate::error::{Error, Result, SysContext};
 use crate::mounts::{Propagation, make, rbind};
-use crate::paths::NS_DIR;
+
+/// The directory holding snap mounts on this host: `/snap` when it is a
+/// real directory, `/var/lib/snapd/snap` otherwise (a `/snap` symlink to it,
+/// or no `/snap`).
+pub fn snap_mount_dir() -> &'static str {
+    match std::fs::symlink_metadata(SNAP_MOUNT_DIR) {
+        Ok(meta) if meta.is_dir() => SNAP_MOUNT_DIR,
+        _ if std::path::Path::new(ALT_SNAP_MOUNT_DIR).is_dir() => ALT_SNAP_MOUNT_DIR,
+        _ => SNAP_MOUNT_DIR,
+    }
+}
+
+/// What kind of system this is, from `/etc/os-release` (absent: an unknown
+/// classic system).
+pub fn probe_distro() -> Distro {
+    std::fs::read_to_string(OS_RELEASE)
+        .map(|t| Distro::from_os_release(&t))
+        .unwrap_or_default()
+}
+
+/// The configured home directories (none when the file is missing).
+pub fn read_homedirs() -> Result<Vec<String>> {
+    match std::fs::read_to_string(SYSTEM_PARAMS) {
+        Ok(text) => parse_homedirs(&text).map_err(Error::from),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(err) => Err(err).or_die(|| format!("cannot read {SYSTEM_PARAMS}")),
+    }
+}
 
 /// Join pid 1's mount namespace if it is not ours, so that `/run/snapd/ns`
 /// and the snap mounts are the host's even when snap-confine is started

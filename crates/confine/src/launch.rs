@@ -10,7 +10,6 @@ use std::path::Path;
 use rustix::io::Errno;
 use rustix::process::{Uid, geteuid, getuid};
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
-use snapcell_core::entry::MountEntry;
 use snapcell_core::profile::Profile;
 use snapcell_sys::debug;
 use snapcell_sys::hygiene::{self, cwd::ProcessState, fds::InheritedFds};
@@ -18,18 +17,18 @@ use snapcell_sys::log;
 use snapcell_sys::safefs::{open_dir, open_dir_errno, verify_trusted_dir};
 use snapcell_sys::snaplock::{lock_global, lock_snap};
 
+use crate::apply_profile::{apply_mount_profile, load_desired};
 use crate::base::{Base, locate_base};
-use crate::bootstrap::{self, Config, ROOTFS_PROFILE_LINE, Scratch};
+use crate::bootstrap::{self, Config, Scratch};
 use crate::confinement;
 use crate::discard::discard_files;
 use crate::error::{Error, Result, SysContext};
 use crate::helper::{preserve_own_mount_ns, unshare_preservable_mount_ns};
 use crate::host;
-use crate::paths::{NS_DIR, VOID_DIR, current_profile_name, info_name, snap_mount_dir};
-use crate::profile::{apply_mount_profile, load_desired};
 use crate::request::{Invocation, Request, parse_request};
 use crate::reuse::{Verdict, inspect, write_info};
-use crate::system::{Distro, read_homedirs};
+use snapcell_core::dirs::{NS_DIR, VOID_DIR, info_name, profile_name};
+use snapcell_core::os_release::Distro;
 
 /// What happened to the snap's mount namespace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,9 +56,9 @@ pub fn main(argv: Vec<OsString>, env: Vec<(OsString, OsString)>) -> i32 {
         hygiene::is_secure_execution() || getuid() != geteuid(),
     );
     let result = (|| {
-        hygiene::fds::ensure_standard_descriptors().map_err(|e| Error::new(e.to_string()))?;
-        hygiene::set_dumpable(false).map_err(|e| Error::new(e.to_string()))?;
-        let inherited = InheritedFds::snapshot().map_err(|e| Error::new(e.to_string()))?;
+        hygiene::fds::ensure_standard_descriptors()?;
+        hygiene::set_dumpable(false)?;
+        let inherited = InheritedFds::snapshot()?;
         run(&argv, &env, &inherited)
     })();
     log::flush();
@@ -89,20 +88,20 @@ pub fn run(
     if geteuid() != Uid::ROOT {
         return Err(Error::new("need to run as root or suid"));
     }
-    let smd = snap_mount_dir();
+    let smd = host::snap_mount_dir();
     let base = if req.classic {
         None
     } else {
         Some(locate_base(smd, &req.base)?)
     };
     log::stage("validate");
-    let saved = ProcessState::capture().map_err(|e| Error::new(e.to_string()))?;
+    let saved = ProcessState::capture()?;
     let outcome = match &base {
         None => NamespaceOutcome::Classic,
         Some(base) => enter_snap_namespace(&req, base, smd)?,
     };
     debug!("mount namespace: {outcome:?}");
-    hygiene::cwd::ensure_void_dir(Path::new(VOID_DIR)).map_err(|e| Error::new(e.to_string()))?;
+    hygiene::cwd::ensure_void_dir(Path::new(VOID_DIR))?;
     let cookie = if req.is_hook {
         None
     } else {
@@ -111,13 +110,9 @@ pub fn run(
     let app_env = confinement::app_environment(env, req.classic, cookie.as_deref());
     let seccomp = confinement::prepare_seccomp(&req.security_tag, req.profile_wait)?;
     confinement::drop_and_confine(&seccomp, req.user_data.as_deref())?;
-    let cwd = saved
-        .restore(Path::new(VOID_DIR))
-        .map_err(|e| Error::new(e.to_string()))?;
+    let cwd = saved.restore(Path::new(VOID_DIR))?;
     debug!("working directory: {cwd:?}");
-    inherited
-        .seal_others()
-        .map_err(|e| Error::new(e.to_string()))?;
+    inherited.seal_others()?;
     log::stage("confine");
     Err(exec(&req, &app_env))
 }
@@ -154,7 +149,7 @@ fn exec(req: &Request, env: &[(OsString, OsString)]) -> Error {
 /// held; that order is safe because nothing takes a snap lock while
 /// holding the global lock (see [`snapcell_sys::snaplock`]).
 pub fn enter_snap_namespace(req: &Request, base: &Base, smd: &str) -> Result<NamespaceOutcome> {
-    let distro = Distro::probe();
+    let distro = host::probe_distro();
     if distro.is_core16 && req.base == "core" {
         return Err(Error::new(
             "cannot run snap with base core on Ubuntu Core 16: legacy mode is not supported",
@@ -163,7 +158,7 @@ pub fn enter_snap_namespace(req: &Request, base: &Base, smd: &str) -> Result<Nam
     let host_ns = host::join_host_mount_ns()?;
     let lock = lock_snap(&req.instance_name)?;
     log::stage("snap lock");
-    let homedirs = read_homedirs()?;
+    let homedirs = host::read_homedirs()?;
     let verdict = match open_dir_errno(NS_DIR) {
         Ok(ns_dir) => inspect(&ns_dir, &req.instance_name, base, &homedirs, &host_ns)?,
         Err(Errno::NOENT) => Verdict::Absent,
@@ -273,7 +268,7 @@ fn construct(
         if move_into_link_name_space(host_ns.as_fd(), Some(LinkNameSpaceType::Mount)).is_ok() {
             bootstrap::remove_scratch_dir(&scratch);
         }
-        for name in [current_profile_name(instance), info_name(instance)] {
+        for name in [profile_name(instance), info_name(instance)] {
             let _ = rustix::fs::unlinkat(ns_dir, name.as_str(), rustix::fs::AtFlags::empty());
         }
     }
@@ -290,9 +285,7 @@ fn build_and_preserve(
     unshare_preservable_mount_ns(host_ns)?;
     log::stage("unshare");
     bootstrap::populate(cfg, scratch)?;
-    let current = Profile::from(vec![
-        MountEntry::parse(ROOTFS_PROFILE_LINE).map_err(|e| Error::new(e.to_string()))?,
-    ]);
+    let current = bootstrap::rootfs_profile()?;
     apply_mount_profile(cfg.instance, &current, desired)?;
     log::stage("mount profile");
     write_info(ns_dir, cfg.instance, &cfg.base.name)?;

@@ -10,7 +10,7 @@
 //! * [`helper`]: preserving a namespace (in-process, where snapd forks a
 //!   capture helper), and the `unshare` that avoids the 6.18 namespace-id
 //!   trap;
-//! * [`profile`]: applying the snap's mount profile;
+//! * [`apply_profile`]: applying the snap's mount profile;
 //! * [`confinement`]: seccomp, the minimal Landlock domain, privileges,
 //!   environment, descriptors;
 //! * [`discard`](mod@discard): snap-discard-ns;
@@ -32,7 +32,7 @@
 //! * `/usr/lib/snapd` is remounted read-only, and only bound from a
 //!   directory only root can change ([`launch`]);
 //! * the mount profile is applied in-process, read before `unshare`
-//!   ([`profile`]); no helper binary is ever executed;
+//!   ([`apply_profile`]); no helper binary is ever executed;
 //! * the new namespace is preserved from the host namespace by `setns`
 //!   there and back, not by a forked capture helper ([`helper`]);
 //! * debug output of a set-user-ID run is held back until the end
@@ -44,8 +44,44 @@
 //!
 //! The process must be single-threaded (`setns` into a mount namespace
 //! requires it); nothing here starts threads.
+//!
+//! # Privileges: what runs as root and what after the drop
+//!
+//! A set-user-ID launch starts with euid 0 and the caller's real uid. In
+//! [`launch::run`]'s order:
+//!
+//! * **euid 0, all capabilities** (everything that touches the host, reads
+//!   policy or mounts): [`launch::main`]'s descriptor and dumpable hygiene;
+//!   [`request::parse_request`] (pure); [`base::locate_base`];
+//!   [`host::snap_mount_dir`], [`host::probe_distro`],
+//!   [`host::read_homedirs`]; [`launch::enter_snap_namespace`] with all it
+//!   calls: [`host::join_host_mount_ns`], the snap and global locks,
+//!   [`reuse::inspect`], [`discard::discard_files`], [`host::prepare_host`],
+//!   [`bootstrap::create_scratch_dir`], [`bootstrap::populate`] (with
+//!   [`privtmp::setup_private_tmp`]), [`apply_profile::load_desired`] (read
+//!   before `unshare`) and [`apply_profile::apply_mount_profile`],
+//!   [`reuse::write_info`], [`helper::preserve_own_mount_ns`]; then the
+//!   void directory, [`confinement::read_cookie`], the app's environment
+//!   ([`confinement::app_environment`], pure) and
+//!   [`confinement::prepare_seccomp`] (finding and checking the profile).
+//! * **the drop**: [`confinement::drop_and_confine`] sets all three uids and
+//!   gids to the caller's for good, keeping only `CAP_SYS_ADMIN`.
+//! * **the caller's uid with `CAP_SYS_ADMIN` only**: creating
+//!   `SNAP_USER_DATA` (as the user, so it is the user's), the
+//!   terminal-injection filter, the Landlock domain and the profile's
+//!   seccomp filters (loading them needs the capability without
+//!   `no_new_privs`); then `CAP_SYS_ADMIN` is released.
+//! * **the caller's uid, no capabilities**: restoring the umask and working
+//!   directory ([`snapcell_sys::hygiene::cwd`]), sealing inherited
+//!   descriptors, `execve` of snap-exec.
+//!
+//! Nothing after the drop opens a file as root, and nothing before it runs
+//! code or reads files chosen by the caller except through the checked
+//! paths above (the request is validated first; every directory is walked
+//! with [`snapcell_sys::safefs`]).
 #![forbid(unsafe_code)]
 
+pub mod apply_profile;
 pub mod base;
 pub mod bootstrap;
 pub mod confinement;
@@ -55,12 +91,9 @@ pub mod helper;
 pub mod host;
 pub mod launch;
 pub mod mounts;
-pub mod paths;
 pub mod privtmp;
-pub mod profile;
 pub mod request;
 pub mod reuse;
-pub mod system;
 
 pub use error::{Error, Result};
 pub use launch::main;

@@ -8,14 +8,23 @@
 //! descriptor, so nothing can be swapped between the check and the mount
 //! (CVE-2021-44731).
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use snapcell_sys::safefs::{mkdir_open, open_dir, verify_dir};
 
 use crate::error::SysContext;
 use crate::error::{Error, Result};
 use crate::mounts::{Propagation, bind, make};
-use crate::paths::PRIVATE_TMP_DIR;
+use snapcell_core::dirs::PRIVATE_TMP_DIR;
+
+/// Open (creating it if missing) `/tmp/snap-private-tmp`, which must be a
+/// directory 0700 root:root; never repaired.
+pub fn open_private_tmp_base(tmp: &OwnedFd) -> Result<OwnedFd> {
+    let (fd, _) = mkdir_open(tmp.as_fd(), "snap-private-tmp", 0o700, 0, 0)
+        .or_die(|| format!("cannot create {PRIVATE_TMP_DIR}"))?;
+    verify_dir(fd.as_fd(), PRIVATE_TMP_DIR, 0, 0, 0o700)?;
+    Ok(fd)
+}
 
 /// `PROC_SUPER_MAGIC`.
 const PROC_SUPER_MAGIC: i64 = 0x9fa0;
@@ -29,7 +38,7 @@ pub fn setup_private_tmp(instance: &str) -> Result<()> {
         ));
     }
     let tmp = open_dir("/tmp")?;
-    let base = crate::bootstrap::open_private_tmp_base(&tmp)?;
+    let base = open_private_tmp_base(&tmp)?;
     let inst_path = format!("{PRIVATE_TMP_DIR}/snap.{instance}");
     let (inst, _) = mkdir_open(base.as_fd(), &format!("snap.{instance}"), 0o700, 0, 0)
         .or_die(|| format!("cannot create {inst_path}"))?;

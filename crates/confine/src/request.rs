@@ -106,7 +106,7 @@ pub fn parse_request(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<
         Some(v) => utf8("SNAP_INSTANCE_NAME", v)?.to_owned(),
         None => return Err(Error::new("SNAP_INSTANCE_NAME is not set")),
     };
-    validate_instance_name(&instance_name).map_err(|e| Error::new(e.to_string()))?;
+    validate_instance_name(&instance_name)?;
     let component = match lookup(env, "SNAP_COMPONENT_NAME") {
         Some(v) if !v.is_empty() => {
             let v = utf8("SNAP_COMPONENT_NAME", v)?;
@@ -124,8 +124,7 @@ pub fn parse_request(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<
         }
         _ => None,
     };
-    validate_security_tag(&security_tag, &instance_name, component.as_deref())
-        .map_err(|e| Error::new(e.to_string()))?;
+    validate_security_tag(&security_tag, &instance_name, component.as_deref())?;
     let is_hook = matches!(
         parse_security_tag(&security_tag).map(|t| t.target),
         Some(TagTarget::Hook { .. })
@@ -135,7 +134,7 @@ pub fn parse_request(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<
         .base_snap
         .clone()
         .unwrap_or_else(|| DEFAULT_BASE.to_owned());
-    validate_snap_name(&base).map_err(|e| Error::new(e.to_string()))?;
+    validate_snap_name(&base)?;
 
     let profile_wait = match lookup(env, "SNAP_CONFINE_MAX_PROFILE_WAIT") {
         None => Duration::from_secs(DEFAULT_PROFILE_WAIT),

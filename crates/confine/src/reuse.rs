@@ -36,7 +36,7 @@ use snapcell_sys::nsid::owning_user_ns;
 use crate::base::Base;
 use crate::error::{Error, Result, SysContext};
 use crate::helper::{NSFS_MAGIC, PROC_SUPER_MAGIC};
-use crate::paths::{NS_DIR, info_name, preserved_ns_name};
+use snapcell_core::dirs::{NS_DIR, info_name, preserved_ns_name};
 
 /// What to do with the preserved namespace.
 #[derive(Debug)]

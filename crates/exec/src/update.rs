@@ -24,6 +24,7 @@
 //! the lock), snap-update-ns enters it after taking the lock: the lock files
 //! are the host's.
 
+use snapcell_core::dirs::Dirs;
 use std::path::Path;
 
 use snapcell_core::expand::expand_user_entries;
@@ -195,11 +196,11 @@ impl SystemProfileUpdateContext {
     }
 
     fn desired_path(&self) -> String {
-        format!("/var/lib/snapd/mount/snap.{}.fstab", self.instance)
+        Dirs::HOST.desired_profile(&self.instance)
     }
 
     fn current_path(&self) -> String {
-        format!("/run/snapd/ns/snap.{}.fstab", self.instance)
+        Dirs::HOST.current_profile(&self.instance)
     }
 }
 
@@ -223,7 +224,7 @@ impl MountProfileUpdateContext for SystemProfileUpdateContext {
         if !self.enter {
             return Ok(true);
         }
-        enter(&format!("/run/snapd/ns/{}.mnt", self.instance))
+        enter(&Dirs::HOST.preserved_ns(&self.instance))
     }
 
     /// snapd's: `/tmp`, `/var/snap`, `/snap/INSTANCE` and the others of
@@ -305,10 +306,7 @@ impl MountProfileUpdateContext for UserProfileUpdateContext {
         if !self.enter {
             return Ok(true);
         }
-        enter(&format!(
-            "/run/snapd/ns/{}.{}.mnt",
-            self.instance, self.ns_uid
-        ))
+        enter(&Dirs::HOST.preserved_user_ns(&self.instance, self.ns_uid))
     }
 
     /// Only the real home directory is unrestricted
@@ -321,7 +319,7 @@ impl MountProfileUpdateContext for UserProfileUpdateContext {
     /// `/var/lib/snapd/mount/snap.INSTANCE.user-fstab`, with
     /// `$XDG_RUNTIME_DIR` and `$HOME` expanded for the user.
     fn load_desired_profile(&mut self) -> Result<Profile, String> {
-        let path = format!("/var/lib/snapd/mount/snap.{}.user-fstab", self.instance);
+        let path = Dirs::HOST.desired_user_profile(&self.instance);
         let mut desired = load_profile(Path::new(&path)).map_err(|e| e.to_string())?;
         expand_user_entries(&mut desired.entries, self.uid, self.real_home.as_deref())
             .map_err(|e| e.to_string())?;

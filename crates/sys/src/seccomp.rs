@@ -47,8 +47,6 @@ use snapcell_core::seccomp::{FilterRole, SeccompProgram};
 
 use crate::safefs::{self, Trust};
 
-/// Where snapd writes compiled profiles.
-pub const DEFAULT_PROFILE_DIR: &str = "/var/lib/snapd/seccomp/bpf";
 /// The name of 2.57's global profile (the TIOCSTI filter), loaded after a
 /// restricted per-tag `.bin` profile; see [`load_global_profile`].
 pub const LEGACY_GLOBAL_PROFILE: &str = "global.bin";
@@ -299,7 +297,7 @@ fn check_tag(tag: &str) -> Result<(), SeccompError> {
 }
 
 /// Find, read and validate the profile of `tag` in `dir`
-/// ([`DEFAULT_PROFILE_DIR`] in production): `dir/TAG.bin2`, or, only if that
+/// (`snapcell_core::dirs::SECCOMP_DIR` in production): `dir/TAG.bin2`, or, only if that
 /// does not exist, `dir/TAG.bin`. No syscalls beyond opening and reading.
 ///
 /// `dir` must be absolute; it and every directory above it must be owned by

@@ -22,14 +22,11 @@ use rustix::fs::{Mode, OFlags, fchown, openat};
 use rustix::io::Errno;
 use rustix::process::{Gid, Uid};
 
+use snapcell_core::dirs::{GLOBAL_LOCK, LOCK_DIR, lock_name};
+
 use crate::errno::strerror;
 use crate::flock::lock_exclusive;
 use crate::safefs::mkdir_all;
-
-/// Per-snap lock files (`INSTANCE.lock`) and the global lock (`.lock`).
-pub const LOCK_DIR: &str = "/run/snapd/lock";
-/// Name of the global lock in [`LOCK_DIR`].
-pub const GLOBAL_LOCK: &str = ".lock";
 
 /// How long to wait for a lock before giving up (snapd's sanity timeout).
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -114,7 +111,7 @@ impl<T> OrDie<T> for Result<T, Errno> {
     }
 }
 
-/// Make the missing directories of [`LOCK_DIR`] (0755, root's) and open it,
+/// Make the missing directories of `LOCK_DIR` (0755, root's) and open it,
 /// walking from `/` without following symbolic links; existing directories
 /// are walked, never changed.
 fn open_lock_dir() -> Result<OwnedFd, LockError> {
@@ -157,7 +154,7 @@ fn lock_file(file_name: &str, name: String) -> Result<Lock, LockError> {
 
 /// Take the lock of snap `instance`.
 pub fn lock_snap(instance: &str) -> Result<Lock, LockError> {
-    lock_file(&format!("{instance}.lock"), format!("snap {instance}"))
+    lock_file(&lock_name(instance), format!("snap {instance}"))
 }
 
 /// Take the global lock.
@@ -168,7 +165,7 @@ pub fn lock_global() -> Result<Lock, LockError> {
 /// Check that someone (the calling snap-confine) holds the lock of snap
 /// `instance` (snap-discard-ns --from-snap-confine).
 pub fn verify_snap_locked(instance: &str) -> Result<(), LockError> {
-    let file_name = format!("{instance}.lock");
+    let file_name = lock_name(instance);
     let file = open_lock_file(&file_name)?;
     match file.try_lock() {
         Err(TryLockError::WouldBlock) => Ok(()),

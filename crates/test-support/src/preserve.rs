@@ -1,6 +1,7 @@
 //! A mount namespace preserved the way snap-confine leaves one, for tests of
 //! the tools that enter it (snap-update-ns, `snapcell plan`). Use inside a world.
 
+use snapcell_core::dirs::{Dirs, NS_DIR};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
@@ -14,8 +15,8 @@ use std::process::{Child, Command, Stdio};
 /// CPUs (research/security.md §2). The namespace is therefore made again on
 /// each CPU in turn until the bind is accepted.
 pub fn preserve_namespace(instance: &str, setup: &str) -> Child {
-    std::fs::create_dir_all("/run/snapd/ns").expect("mkdir /run/snapd/ns");
-    let ns_file = format!("/run/snapd/ns/{instance}.mnt");
+    std::fs::create_dir_all(NS_DIR).expect("mkdir /run/snapd/ns");
+    let ns_file = Dirs::HOST.preserved_ns(instance);
     std::fs::write(&ns_file, b"").expect("create the namespace file");
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     for attempt in 0..8 * cpus {
@@ -56,7 +57,7 @@ pub fn preserve_namespace(instance: &str, setup: &str) -> Child {
 /// Run a shell command inside the namespace preserved for `instance`; its stdout.
 pub fn in_namespace(instance: &str, script: &str) -> String {
     let out = Command::new("nsenter")
-        .arg(format!("--mount=/run/snapd/ns/{instance}.mnt"))
+        .arg(format!("--mount={}", Dirs::HOST.preserved_ns(instance)))
         .args(["sh", "-c", script])
         .output()
         .expect("run nsenter");

@@ -59,6 +59,7 @@ use rustix::process::{
     Pid, Signal, WaitOptions, WaitStatus, getpid, getppid, set_parent_process_death_signal, waitpid,
 };
 use rustix::thread::UnshareFlags;
+use snapcell_core::dirs::{Dirs, SNAP_BLOB_DIR};
 use snapcell_standalone::image::mount_squashfs;
 use snapcell_sys::fork::{fork_child, unshare};
 use snapcell_sys::loopdev::{BackingFile, backing_file_of};
@@ -81,9 +82,6 @@ pub const WORLD_TMPFS_DIRS: &[&str] =
 /// creates in them (snap-confine makes `/run/netns` when it is missing)
 /// stays in the world instead of landing on the host's disk.
 pub const WORLD_MIMIC_DIRS: &[&str] = &["/run"];
-
-/// Where [`World::mount_snap`] puts images, as snapd does.
-pub const SNAPS_DIR: &str = "/var/lib/snapd/snaps";
 
 /// How long the calling process waits for a world's loop devices to be
 /// released after the world ended.
@@ -231,12 +229,12 @@ impl World {
                 return Err(fail(format!("{part:?} cannot be used in a path")));
             }
         }
-        let image = Path::new(SNAPS_DIR).join(format!("{name}_{revision}.snap"));
+        let image = PathBuf::from(Dirs::HOST.snap_blob(name, &revision.to_string()));
         if image.exists() {
             return Err(fail(format!("{} already exists", image.display())));
         }
-        fs::create_dir_all(SNAPS_DIR)
-            .map_err(|err| fail(format!("cannot create {SNAPS_DIR}: {err}")))?;
+        fs::create_dir_all(SNAP_BLOB_DIR)
+            .map_err(|err| fail(format!("cannot create {SNAP_BLOB_DIR}: {err}")))?;
         let meta = fs::metadata(source)
             .map_err(|err| fail(format!("cannot use {}: {err}", source.display())))?;
         if meta.is_dir() {

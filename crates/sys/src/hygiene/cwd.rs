@@ -10,10 +10,6 @@ use rustix::io::Errno;
 
 use super::{HygieneError, path_err, syscall_err};
 
-/// snap-confine's fallback working directory when the caller's cannot be
-/// used inside the sandbox.
-pub const VOID_DIR: &str = "/var/lib/snapd/void";
-
 /// The umask and working directory of the caller, saved at start and
 /// restored just before exec (spec §6.3 steps 1 and 8).
 #[derive(Debug)]
@@ -70,7 +66,7 @@ impl ProcessState {
     /// `fchdir` to it. Call after the privilege drop, so that permissions
     /// are the real user's (CVE-2019-11503). On `ENOENT`/`EACCES`/`EPERM`
     /// from the open, `EACCES`/`EPERM` from `fchdir`, or a path that is not
-    /// absolute (e.g. `(unreachable)`), move to `void_dir` ([`VOID_DIR`]),
+    /// absolute (e.g. `(unreachable)`), move to `void_dir` (`snapcell_core::dirs::VOID_DIR`),
     /// creating it (0111 root:root) if missing — which needs root, so call
     /// [`ensure_void_dir`] earlier. Other errors are returned.
     pub fn restore(&self, void_dir: &Path) -> Result<CwdRestore, HygieneError> {

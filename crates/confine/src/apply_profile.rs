@@ -21,11 +21,11 @@ use snapcell_sys::live::LiveSystem;
 use snapcell_sys::profile_io::load_profile;
 
 use crate::error::{Error, Result};
-use crate::paths::desired_profile_path;
+use snapcell_core::dirs::Dirs;
 
 /// Read the desired mount profile (missing file: empty profile).
 pub fn load_desired(instance: &str) -> Result<Profile> {
-    load_profile(Path::new(&desired_profile_path(instance))).map_err(|e| Error::new(e.to_string()))
+    load_profile(Path::new(&Dirs::HOST.desired_profile(instance))).map_err(Error::from)
 }
 
 /// Apply `desired` over the current profile `current` in the calling
@@ -49,7 +49,7 @@ pub fn apply_mount_profile(instance: &str, current: &Profile, desired: &Profile)
         }
         Err(ProfileUpdateError::Apply(e)) => Err(Error::new(format!(
             "cannot apply the mount profile {}: {e}",
-            desired_profile_path(instance)
+            Dirs::HOST.desired_profile(instance)
         ))),
         Err(ProfileUpdateError::Context(msg)) => Err(Error::new(msg)),
     }
