@@ -35,6 +35,7 @@ mimic() {
     umount -l "$saved"
 }
 mimic /run snapd
+mkdir -p -m 0755 /run/snapd  # in the tmpfs: absent on a host where snapd never ran
 # snapd's snap-confine moves each app into a freezer cgroup it creates on a
 # cgroup v1 host (/sys/fs/cgroup/freezer/snap.NAME, on the machine, outside
 # any mount namespace). Show it the unified (v2) hierarchy instead, as on a
