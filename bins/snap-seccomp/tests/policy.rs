@@ -521,6 +521,34 @@ fn cases() -> Vec<(Probe, Expect)> {
             Expect::With(&[X11]),
         ),
     ];
+    // The i386 entry: the direct socket calls with their arguments checked,
+    // and the socketcall multiplexer (arguments behind a pointer) refused.
+    v.extend([
+        (
+            probe!("i386 socket(AF_INET, SOCK_STREAM)", sys32(359, [2, 1, 0])),
+            Expect::With(&[Network, NetworkBind]),
+        ),
+        (
+            probe!("i386 socket(AF_UNIX, SOCK_STREAM)", sys32(359, [1, 1, 0])),
+            Expect::With(&[AudioPlayback, X11, Wayland, Desktop]),
+        ),
+        (
+            probe!("i386 socket(AF_PACKET, SOCK_RAW)", sys32(359, [17, 3, 0])),
+            Expect::Never,
+        ),
+        (
+            probe!("i386 bind(-1)", sys32(361, [u32::MAX, 0, 0])),
+            Expect::With(&[NetworkBind, NetworkObserve, Camera]),
+        ),
+        (
+            probe!("i386 socketcall(SOCKET, NULL)", sys32(102, [1, 0, 0])),
+            Expect::Never,
+        ),
+        (
+            probe!("i386 clone3(NULL)", sys32(435, [0, 0, 0])),
+            Expect::Exactly(Outcome::Ran(Some(ENOSYS))),
+        ),
+    ]);
     // clone with each namespace flag (and CLONE_SIGHAND, which makes the
     // kernel refuse it, should the filter not).
     v.extend(

@@ -227,3 +227,24 @@ fn format_bin_warns_about_absorbed_deny_rules() {
         )
     );
 }
+
+#[test]
+fn enosys_lines_in_both_formats() {
+    // Ours: `@enosys NAME` answers ENOSYS whatever the arguments, in the
+    // .bin2 and in the one program of --format=bin; other calls as before.
+    let src = "read\nexit_group\n@enosys openat2\n@enosys unshare\n";
+    let dir = tempfile::tempdir().unwrap();
+    let bin2 = load(&compile(OURS, dir.path(), "p.bin2", src, &[]));
+    let bin = load(&compile(OURS, dir.path(), "p.bin", src, &["--format=bin"]));
+    for prog in [&bin2, &bin] {
+        let run = |n: &str| {
+            let p = probes().into_iter().find(|p| p.name == n).unwrap();
+            outcome(prog, &p)
+        };
+        assert_eq!(run("openat2"), Outcome::Ran(Some(libc::ENOSYS)));
+        assert_eq!(run("unshare(0)"), Outcome::Ran(Some(libc::ENOSYS)));
+        assert_eq!(run("i386 unshare(0)"), Outcome::Ran(Some(libc::ENOSYS)));
+        assert_eq!(run("read(-1)"), Outcome::Ran(Some(libc::EBADF)));
+        assert_eq!(run("mount"), Outcome::Errno(libc::EPERM));
+    }
+}

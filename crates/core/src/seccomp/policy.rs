@@ -23,7 +23,11 @@
 //!   `quotactl`, `iopl`/`ioperm`, `chroot`;
 //! * open sockets (beyond `socketpair(AF_UNIX)`), serve (`bind`, `listen`,
 //!   `accept`), or share System V IPC or POSIX message queues with other
-//!   programs; the interfaces grant these;
+//!   programs; the interfaces grant these. i386's `socketcall` multiplexer
+//!   is refused whatever is connected: its arguments are behind a pointer,
+//!   and libseccomp turns a rule on `socket`'s arguments into one comparing
+//!   `socketcall`'s pointer and unused registers (seen in its PFC output),
+//!   which a program can arrange to match;
 //! * make set-user-ID or set-group-ID files (`chmod`, `open`, `mknod` with
 //!   those bits fail with `EACCES`), which someone could run outside the
 //!   sandbox; `openat2` is refused (its mode is behind a pointer), glibc's
@@ -469,8 +473,12 @@ pub const DEFAULT: &[Group] = &[
         ],
     },
     Group {
-        why: "local pairs of sockets, and using a socket one has (creating one is an interface's grant)",
+        why: "local pairs of sockets, and using a socket one has (creating one is an interface's grant); \
+              not i386's socketcall multiplexer: its arguments are behind a pointer, and libseccomp's \
+              translation of the socket rules to it compares the wrong words (EACCES: 32-bit programs \
+              must use the direct socket calls of Linux 4.3)",
         rules: &[
+            "~socketcall",
             "socketpair AF_UNIX",
             "connect",
             "sendto",
