@@ -376,6 +376,7 @@ const PIECES: &[&str] = &[
     "TIOCSTI",
     "AF_INET",
     "~",
+    "@enosys",
     "é",
 ];
 
