@@ -8,6 +8,8 @@
 //!   amd64, armhf on arm64, powerpc on ppc64; the kernel's when the kernel's
 //!   differs from ours); any other architecture, x32 included, is
 //!   `KILL_THREAD`, libseccomp's default.
+//! * `@enosys NAME` lines (ours, see `lang`) go into the allow filter with
+//!   `ERRNO(ENOSYS)`, so a C library falls back as on an older kernel.
 //! * snapd sets no filter attribute, so libseccomp emits one linear chain of
 //!   comparisons sorted by system call number that every system call walks.
 //!   We ask for a binary tree (`SCMP_FLTATR_CTL_OPTIMIZE` = 2): a system call
@@ -38,6 +40,7 @@ use crate::output;
 
 const EPERM: i32 = 1;
 const EACCES: i32 = 13;
+const ENOSYS: i32 = 38;
 
 /// The output file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,6 +194,7 @@ pub fn build(file: &str, profile: &SourceProfile, format: Format) -> Result<Comp
                 deny.as_mut().unwrap_or(&mut allow),
                 ScmpAction::Errno(EACCES),
             ),
+            Action::Enosys => (&mut allow, ScmpAction::Errno(ENOSYS)),
         };
         // is_known said yes, so the name resolves.
         let syscall = ScmpSyscall::from_name(&rule.syscall)

@@ -7,213 +7,97 @@
 //! than 2.57 (`~`, `A|B`) are checked against what the research measured
 //! for current snapd. No mounts: no world needed.
 
-use std::path::{Path, PathBuf};
+#[macro_use]
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 
-use rustix::io::Errno;
-use rustix::process::{WaitOptions, waitpid};
+use common::{OURS, Outcome, Probe, compile, load, outcome, sys, sys32};
 use snapcell_core::seccomp::SeccompProgram;
-use snapcell_core::seccomp::bin2::{parse_bin2, parse_legacy_bin};
-use snapcell_sys::fork::fork_child;
-use snapcell_sys::seccomp::Install;
 
-const OURS: &str = env!("CARGO_BIN_EXE_snap-seccomp");
 const DEBIAN: &str = "/usr/lib/snapd/snap-seccomp";
 const SNAPD: &str = "/usr/lib/snapd/snapd";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Outcome {
-    /// The call reached the kernel: its return was not an error, or the
-    /// error is the kernel's (given).
-    Ran(Option<i32>),
-    /// The filter (or the kernel) failed it with this errno. (A kernel
-    /// EPERM/EACCES is reported here too; the probes avoid them.)
-    Errno(i32),
-    Killed(i32),
-}
-
-/// One probe: a name and the raw call, returning the result or `-errno`.
-struct Probe {
-    name: &'static str,
-    call: fn() -> i64,
-}
-
-fn sys(nr: i64, a: [u64; 6]) -> i64 {
-    // SAFETY: every probe passes invalid descriptors, NULL pointers or
-    // flags that make the call fail or do nothing; the probe runs in a
-    // throwaway child that exits right after.
-    let r = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
-    if r == -1 {
-        -i64::from(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
-    } else {
-        r
-    }
-}
-
-/// An i386 system call through `int 0x80` (the compat entry point).
-fn sys32(nr: u32, a: [u32; 3]) -> i64 {
-    let ret: i32;
-    // SAFETY: `int 0x80` enters the kernel's i386 entry; the arguments are
-    // as harmless as `sys`'s. Only eax is written back; rbx is saved by hand
-    // (LLVM reserves it) and the kernel preserves every other register.
-    unsafe {
-        std::arch::asm!(
-            "xchg rsi, rbx",
-            "int 0x80",
-            "xchg rsi, rbx",
-            inlateout("eax") nr as i32 => ret,
-            in("rsi") u64::from(a[0]),
-            in("ecx") a[1],
-            in("edx") a[2],
-            options(nostack),
-        );
-    }
-    i64::from(ret)
-}
 
 const HIGH: u64 = 1 << 32;
 
 fn probes() -> Vec<Probe> {
     use libc::*;
-    macro_rules! p {
-        ($name:expr, $e:expr) => {
-            Probe {
-                name: $name,
-                call: || $e,
-            }
-        };
-    }
     vec![
-        p!("getppid", sys(SYS_getppid, [0; 6])),
-        p!("read(-1)", sys(SYS_read, [u64::MAX, 0, 0, 0, 0, 0])),
-        p!("openat2", sys(SYS_openat2, [u64::MAX, 0, 0, 0, 0, 0])),
-        p!(
+        probe!("getppid", sys(SYS_getppid, [0; 6])),
+        probe!("read(-1)", sys(SYS_read, [u64::MAX, 0, 0, 0, 0, 0])),
+        probe!("openat2", sys(SYS_openat2, [u64::MAX, 0, 0, 0, 0, 0])),
+        probe!(
             "ioctl(-1, FIONREAD)",
             sys(SYS_ioctl, [u64::MAX, FIONREAD, 0, 0, 0, 0])
         ),
-        p!(
+        probe!(
             "ioctl(-1, TIOCSTI)",
             sys(SYS_ioctl, [u64::MAX, TIOCSTI, 0, 0, 0, 0])
         ),
-        p!(
+        probe!(
             "ioctl(-1, TIOCSTI|1<<32)",
             sys(SYS_ioctl, [u64::MAX, TIOCSTI | HIGH, 0, 0, 0, 0])
         ),
-        p!("mount", sys(SYS_mount, [0; 6])),
-        p!("umount2", sys(SYS_umount2, [0; 6])),
-        p!("ptrace(PEEKDATA, 0)", sys(SYS_ptrace, [2, 0, 0, 0, 0, 0])),
-        p!("bpf", sys(SYS_bpf, [u64::MAX, 0, 0, 0, 0, 0])),
-        p!("unshare(0)", sys(SYS_unshare, [0; 6])),
-        p!("setns(-1)", sys(SYS_setns, [u64::MAX, 0, 0, 0, 0, 0])),
-        p!("io_uring_setup", sys(SYS_io_uring_setup, [0; 6])),
-        p!("perf_event_open", sys(SYS_perf_event_open, [0; 6])),
-        p!("keyctl", sys(SYS_keyctl, [u64::MAX, 0, 0, 0, 0, 0])),
-        p!("init_module", sys(SYS_init_module, [0; 6])),
-        p!(
+        probe!("mount", sys(SYS_mount, [0; 6])),
+        probe!("umount2", sys(SYS_umount2, [0; 6])),
+        probe!("ptrace(PEEKDATA, 0)", sys(SYS_ptrace, [2, 0, 0, 0, 0, 0])),
+        probe!("bpf", sys(SYS_bpf, [u64::MAX, 0, 0, 0, 0, 0])),
+        probe!("unshare(0)", sys(SYS_unshare, [0; 6])),
+        probe!("setns(-1)", sys(SYS_setns, [u64::MAX, 0, 0, 0, 0, 0])),
+        probe!("io_uring_setup", sys(SYS_io_uring_setup, [0; 6])),
+        probe!("perf_event_open", sys(SYS_perf_event_open, [0; 6])),
+        probe!("keyctl", sys(SYS_keyctl, [u64::MAX, 0, 0, 0, 0, 0])),
+        probe!("init_module", sys(SYS_init_module, [0; 6])),
+        probe!(
             "socket(AF_NETLINK, ROUTE)",
             sys(SYS_socket, [16, 3, 0, 0, 0, 0])
         ),
-        p!("socket(AF_UNIX, 99)", sys(SYS_socket, [1, 99, 0, 0, 0, 0])),
-        p!(
+        probe!("socket(AF_UNIX, 99)", sys(SYS_socket, [1, 99, 0, 0, 0, 0])),
+        probe!(
             "mknodat(S_IFCHR)",
             sys(SYS_mknodat, [u64::MAX, 0, 0o020000, 0, 0, 0])
         ),
-        p!(
+        probe!(
             "mknodat(S_IFIFO)",
             sys(SYS_mknodat, [u64::MAX, 0, 0o010000, 0, 0, 0])
         ),
-        p!(
+        probe!(
             "setpriority(PROCESS, 1, 10)",
             sys(SYS_setpriority, [0, 1, 10, 0, 0, 0])
         ),
-        p!(
+        probe!(
             "setpriority(PROCESS, 0, 25)",
             sys(SYS_setpriority, [0, 0, 25, 0, 0, 0])
         ),
-        p!("chown(NULL, root, root)", sys(SYS_chown, [0; 6])),
-        p!(
+        probe!("chown(NULL, root, root)", sys(SYS_chown, [0; 6])),
+        probe!(
             "chown(NULL, 1000, -1)",
             sys(SYS_chown, [0, 1000, u64::MAX, 0, 0, 0])
         ),
-        p!(
+        probe!(
             "chmod(NULL, 04755)",
             sys(SYS_chmod, [0, 0o4755, 0, 0, 0, 0])
         ),
-        p!("preadv2(-1)", sys(SYS_preadv2, [u64::MAX, 0, 0, 0, 0, 0])),
-        p!("pwritev2(-1)", sys(SYS_pwritev2, [u64::MAX, 0, 0, 0, 0, 0])),
-        p!(
+        probe!("preadv2(-1)", sys(SYS_preadv2, [u64::MAX, 0, 0, 0, 0, 0])),
+        probe!("pwritev2(-1)", sys(SYS_pwritev2, [u64::MAX, 0, 0, 0, 0, 0])),
+        probe!(
             "kcmp(0,0,KCMP_FILE)",
             sys(SYS_kcmp, [u64::MAX, u64::MAX, 0, 0, 0, 0])
         ),
-        p!("x32 getpid", sys(SYS_getpid | 0x4000_0000, [0; 6])),
-        p!("i386 getpid", sys32(20, [0; 3])),
-        p!("i386 mount", sys32(21, [0; 3])),
-        p!(
+        probe!("x32 getpid", sys(SYS_getpid | 0x4000_0000, [0; 6])),
+        probe!("i386 getpid", sys32(20, [0; 3])),
+        probe!("i386 mount", sys32(21, [0; 3])),
+        probe!(
             "i386 ioctl(-1, FIONREAD)",
             sys32(54, [u32::MAX, FIONREAD as u32, 0])
         ),
-        p!(
+        probe!(
             "i386 ioctl(-1, TIOCSTI)",
             sys32(54, [u32::MAX, TIOCSTI as u32, 0])
         ),
-        p!("i386 unshare(0)", sys32(310, [0; 3])),
+        probe!("i386 unshare(0)", sys32(310, [0; 3])),
     ]
-}
-
-/// Run `probe` in a child under `program`.
-fn outcome(program: &SeccompProgram, probe: &Probe) -> Outcome {
-    let pid = fork_child(|| {
-        if rustix::thread::set_no_new_privs(true).is_err() || program.install().is_err() {
-            return 250;
-        }
-        let r = (probe.call)();
-        if r >= 0 {
-            return 200;
-        }
-        (-r).min(199) as i32
-    })
-    .expect("fork");
-    let status = loop {
-        match waitpid(Some(pid), WaitOptions::empty()) {
-            Ok(Some((_, s))) => break s,
-            Ok(None) | Err(Errno::INTR) => continue,
-            Err(e) => panic!("waitpid: {e}"),
-        }
-    };
-    if let Some(sig) = status.terminating_signal() {
-        return Outcome::Killed(sig);
-    }
-    match status.exit_status() {
-        Some(200) => Outcome::Ran(None),
-        Some(250) => panic!("cannot install the profile"),
-        Some(e) if e == libc::EPERM || e == libc::EACCES => Outcome::Errno(e),
-        Some(e) => Outcome::Ran(Some(e)),
-        None => panic!("child status {status:?}"),
-    }
-}
-
-fn compile(bin: &str, dir: &Path, name: &str, src: &str, args: &[&str]) -> PathBuf {
-    let input = dir.join(format!("{name}.src"));
-    let out = dir.join(name);
-    std::fs::write(&input, src).unwrap();
-    let o = Command::new(bin)
-        .arg("compile")
-        .args(args)
-        .arg(&input)
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{bin} compile {name}: {o:?}");
-    out
-}
-
-fn load(path: &Path) -> SeccompProgram {
-    let bytes = std::fs::read(path).unwrap();
-    if path.extension().is_some_and(|e| e == "bin2") {
-        parse_bin2(path, &bytes).unwrap()
-    } else {
-        parse_legacy_bin(path, &bytes).unwrap()
-    }
 }
 
 /// snapd 2.57's default template, read out of the installed snapd.
@@ -342,4 +226,25 @@ fn format_bin_warns_about_absorbed_deny_rules() {
             input.display()
         )
     );
+}
+
+#[test]
+fn enosys_lines_in_both_formats() {
+    // Ours: `@enosys NAME` answers ENOSYS whatever the arguments, in the
+    // .bin2 and in the one program of --format=bin; other calls as before.
+    let src = "read\nexit_group\n@enosys openat2\n@enosys unshare\n";
+    let dir = tempfile::tempdir().unwrap();
+    let bin2 = load(&compile(OURS, dir.path(), "p.bin2", src, &[]));
+    let bin = load(&compile(OURS, dir.path(), "p.bin", src, &["--format=bin"]));
+    for prog in [&bin2, &bin] {
+        let run = |n: &str| {
+            let p = probes().into_iter().find(|p| p.name == n).unwrap();
+            outcome(prog, &p)
+        };
+        assert_eq!(run("openat2"), Outcome::Ran(Some(libc::ENOSYS)));
+        assert_eq!(run("unshare(0)"), Outcome::Ran(Some(libc::ENOSYS)));
+        assert_eq!(run("i386 unshare(0)"), Outcome::Ran(Some(libc::ENOSYS)));
+        assert_eq!(run("read(-1)"), Outcome::Ran(Some(libc::EBADF)));
+        assert_eq!(run("mount"), Outcome::Errno(libc::EPERM));
+    }
 }

@@ -111,6 +111,27 @@ fn deny_lines() {
 }
 
 #[test]
+fn enosys_lines_are_ours() {
+    let p = parse("@enosys clone3\n@enosys nosuchcall\n").unwrap();
+    assert_eq!(p.rules.len(), 1);
+    assert_eq!(p.rules[0].syscall, "clone3");
+    assert_eq!(p.rules[0].action, Action::Enosys);
+    assert!(p.rules[0].conditions.is_empty());
+    assert_eq!(p.ignored.len(), 1);
+    assert_eq!(p.ignored[0].action, Action::Enosys);
+    for bad in ["@enosys", "@enosys clone3 -", "@enosys clone3 0"] {
+        assert_eq!(
+            err(bad),
+            format!(
+                "t.src:1: cannot parse line: @enosys takes one system call name and no arguments (line \"{bad}\")"
+            )
+        );
+    }
+    // Other `@` words stay unknown system calls, as in snapd.
+    assert_eq!(parse("@enosys-not clone3\n").unwrap().ignored.len(), 1);
+}
+
+#[test]
 fn users_and_groups_are_names_for_the_caller() {
     let p = parse("chown - u:root g:_daemon_\n").unwrap();
     assert_eq!(
@@ -355,6 +376,7 @@ const PIECES: &[&str] = &[
     "TIOCSTI",
     "AF_INET",
     "~",
+    "@enosys",
     "é",
 ];
 

@@ -13,6 +13,7 @@
 //! mknodat - - |S_IFIFO -
 //! chown - u:root g:root
 //! ~ioctl - 4294967295|TIOCSTI    (explicit deny: EACCES)
+//! @enosys clone3                 (ours: fail with ENOSYS, as if the kernel lacked it)
 //! ```
 //!
 //! * A line equal to `@unrestricted` or `@complain` once trimmed sets that
@@ -35,6 +36,13 @@
 //!   are 32-bit ids ([`allows_negative_arguments`]) a decimal `i32` is taken
 //!   too and stored as its `u32` bit pattern; only `=` may be used with
 //!   them, and every `=` on them is a masked comparison of the low 32 bits.
+//!
+//! * `@enosys NAME` (snapcell's, not snapd's) fails the system call NAME
+//!   with `ENOSYS` in the allow filter, whatever its arguments: the answer
+//!   that makes a C library fall back to an older call a filter can check
+//!   (glibc falls back from `clone3`, whose flags are behind a pointer, to
+//!   `clone` only on `ENOSYS`). snapd's compiler reads the line as a rule
+//!   for an unknown system call named `@enosys` and ignores it.
 //!
 //! Errors carry snapd's message, prefixed with `FILE:LINE:`. Deliberate
 //! differences from snapd, where snapd crashes or takes garbage:
@@ -63,7 +71,12 @@ pub enum Action {
     Allow,
     /// A `~` line: fail with `EACCES` (in the deny filter).
     Deny,
+    /// An `@enosys` line (ours): fail with `ENOSYS` (in the allow filter).
+    Enosys,
 }
+
+/// The word that starts an `@enosys NAME` line.
+pub const ENOSYS_DIRECTIVE: &str = "@enosys";
 
 /// How a condition compares an argument with its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -199,6 +212,11 @@ pub enum ErrorKind {
         line: String,
         reason: String,
     },
+    #[error(
+        "cannot parse line: {ENOSYS_DIRECTIVE} takes one system call name and no arguments (line {})",
+        quote(line)
+    )]
+    BadDirective { line: String },
     #[error("cannot parse line: line {} holds only white space", quote(line))]
     WhiteSpaceOnly { line: String },
     #[error("cannot parse line: line is not valid UTF-8")]
@@ -292,9 +310,18 @@ fn parse_line(
             line: line.to_owned(),
         });
     }
-    let (syscall, action) = match first.strip_prefix('~') {
-        Some(name) => (name, Action::Deny),
-        None => (first, Action::Allow),
+    let (syscall, action, args) = if first == ENOSYS_DIRECTIVE {
+        let [name] = args else {
+            return Err(ErrorKind::BadDirective {
+                line: line.to_owned(),
+            });
+        };
+        (*name, Action::Enosys, &[][..])
+    } else {
+        match first.strip_prefix('~') {
+            Some(name) => (name, Action::Deny, args),
+            None => (first, Action::Allow, args),
+        }
     };
     if !is_known(syscall) {
         profile.ignored.push(Ignored {

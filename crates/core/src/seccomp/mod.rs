@@ -7,7 +7,9 @@
 //!   parsed and validated into a [`SeccompProgram`];
 //! * [`lang`]: the `.src` language that `snap-seccomp compile` reads, parsed
 //!   into typed rules (the `snap-seccomp` binary compiles them with
-//!   libseccomp).
+//!   libseccomp);
+//! * [`policy`]: snapcell's own policy for the standalone front end, the
+//!   default profile and each interface's rules, written as `.src` text.
 //!
 //! Finding and reading a profile file safely and handing the filters to the
 //! kernel is `snapcell_sys::seccomp`'s part.
@@ -15,6 +17,7 @@
 pub mod bin2;
 pub mod bpf;
 pub mod lang;
+pub mod policy;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
