@@ -255,6 +255,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn no_new_privs_for_strict_snaps_without_apparmor_only() {
+        assert!(wants_no_new_privs(false, false));
+        assert!(!wants_no_new_privs(true, false), "classic");
+        assert!(!wants_no_new_privs(false, true), "AppArmor");
+        assert!(!wants_no_new_privs(true, true));
+    }
+
+    #[test]
+    fn the_wait_notice_names_the_files_and_the_limit() {
+        let w = ProfileWait {
+            bin2: "/d/snap.a.b.bin2".into(),
+            bin: "/d/snap.a.b.bin".into(),
+            waited: Duration::from_secs(1),
+            max_wait: Duration::from_secs(120),
+        };
+        assert_eq!(
+            wait_notice("snap.a.b", &w),
+            "snap-confine: waiting for the seccomp profile of snap.a.b: /d/snap.a.b.bin2 (or \
+             /d/snap.a.b.bin) does not exist yet; snapd writes it when it installs or refreshes \
+             the snap, or when it starts after a boot; giving up 120 s after the start \
+             (SNAP_CONFINE_MAX_PROFILE_WAIT)"
+        );
+    }
+
+    #[test]
     fn environment_additions() {
         let env = vec![
             (OsString::from("PATH"), OsString::from("/x")),

@@ -662,6 +662,60 @@ fn missing_profile_is_an_error_naming_both_files() {
     });
 }
 
+#[test]
+fn waiting_for_a_profile_is_announced_once_after_a_second() {
+    use std::time::{Duration, Instant};
+    run_in_world(|_world| {
+        let dir = trusted_dir();
+        let mut notices = Vec::new();
+        // Present: no notice.
+        write_file(&dir.path().join("here.bin2"), &encode_bin2(true, &[], &[]));
+        seccomp::load_profile_waiting_notify(dir.path(), "here", Duration::from_secs(5), |w| {
+            notices.push(w.clone())
+        })
+        .unwrap();
+        assert!(notices.is_empty());
+        // Never there, a wait shorter than a second: no notice.
+        let err = seccomp::load_profile_waiting_notify(
+            dir.path(),
+            "never",
+            Duration::from_millis(300),
+            |w| notices.push(w.clone()),
+        )
+        .unwrap_err();
+        assert!(matches!(err, SeccompError::Missing { .. }));
+        assert!(notices.is_empty());
+        // Written after 2.5 s: one notice (after a second), not one a poll.
+        let late = dir.path().join("late.bin2");
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(2500));
+            let tmp = late.with_extension("tmp");
+            write_file(&tmp, &encode_bin2(true, &[], &[]));
+            std::fs::rename(&tmp, &late).unwrap();
+        });
+        let start = Instant::now();
+        let p = seccomp::load_profile_waiting_notify(
+            dir.path(),
+            "late",
+            Duration::from_secs(10),
+            |w| notices.push(w.clone()),
+        )
+        .unwrap();
+        writer.join().unwrap();
+        assert!(p.is_unrestricted());
+        assert!(start.elapsed() >= Duration::from_millis(2500));
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        let w = &notices[0];
+        assert_eq!(w.bin2, dir.path().join("late.bin2"));
+        assert_eq!(w.bin, dir.path().join("late.bin"));
+        assert_eq!(w.max_wait, Duration::from_secs(10));
+        assert!(
+            w.waited >= seccomp::PROFILE_WAIT_NOTICE_AFTER && w.waited < Duration::from_secs(2),
+            "{w:?}"
+        );
+    });
+}
+
 fn expect_unsafe(dir: &Path, tag: &str, path_in_msg: &Path, reason: &str) {
     match load_profile(dir, tag) {
         Err(err @ SeccompError::Unsafe { .. }) => {
