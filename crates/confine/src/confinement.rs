@@ -57,6 +57,7 @@
 //! loaded, as before.
 
 use std::ffi::{OsStr, OsString};
+use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
@@ -78,7 +79,9 @@ use snapcell_core::dirs::{COOKIE_DIR, SECCOMP_DIR};
 /// waits silently.
 pub fn prepare_seccomp(tag: &str, wait: Duration) -> Result<SeccompProgram> {
     let program = load_profile_waiting_notify(Path::new(SECCOMP_DIR), tag, wait, |w| {
-        eprintln!("{}", wait_notice(tag, w));
+        // Never fatal: a stderr that cannot be written to (a closed pipe)
+        // must not stop the launch.
+        let _ = writeln!(std::io::stderr(), "{}", wait_notice(tag, w));
     })?;
     debug!(
         "seccomp profile {} ({:?}{})",
