@@ -7,110 +7,151 @@
 //! than 2.57 (`~`, `A|B`) are checked against what the research measured
 //! for current snapd. No mounts: no world needed.
 
-#[macro_use]
-mod common;
-
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{OURS, Outcome, Probe, compile, load, outcome, sys, sys32};
+use rustix::io::Errno;
+use rustix::process::{WaitOptions, waitpid};
 use snapcell_core::seccomp::SeccompProgram;
+use snapcell_core::seccomp::bin2::{parse_bin2, parse_legacy_bin};
+use snapcell_sys::fork::fork_child;
+use snapcell_sys::seccomp::Install;
+use snapcell_test_support::seccomp_probe::{
+    Entry, Outcome, Probe, SNAPD, SYSCALL_NUMBERS, X32_SYSCALL_BIT, child_exit_code, probe, probes,
+    snapd_257_profile,
+};
 
+const OURS: &str = env!("CARGO_BIN_EXE_snap-seccomp");
 const DEBIAN: &str = "/usr/lib/snapd/snap-seccomp";
-const SNAPD: &str = "/usr/lib/snapd/snapd";
 
-const HIGH: u64 = 1 << 32;
-
-fn probes() -> Vec<Probe> {
-    use libc::*;
-    vec![
-        probe!("getppid", sys(SYS_getppid, [0; 6])),
-        probe!("read(-1)", sys(SYS_read, [u64::MAX, 0, 0, 0, 0, 0])),
-        probe!("openat2", sys(SYS_openat2, [u64::MAX, 0, 0, 0, 0, 0])),
-        probe!(
-            "ioctl(-1, FIONREAD)",
-            sys(SYS_ioctl, [u64::MAX, FIONREAD, 0, 0, 0, 0])
-        ),
-        probe!(
-            "ioctl(-1, TIOCSTI)",
-            sys(SYS_ioctl, [u64::MAX, TIOCSTI, 0, 0, 0, 0])
-        ),
-        probe!(
-            "ioctl(-1, TIOCSTI|1<<32)",
-            sys(SYS_ioctl, [u64::MAX, TIOCSTI | HIGH, 0, 0, 0, 0])
-        ),
-        probe!("mount", sys(SYS_mount, [0; 6])),
-        probe!("umount2", sys(SYS_umount2, [0; 6])),
-        probe!("ptrace(PEEKDATA, 0)", sys(SYS_ptrace, [2, 0, 0, 0, 0, 0])),
-        probe!("bpf", sys(SYS_bpf, [u64::MAX, 0, 0, 0, 0, 0])),
-        probe!("unshare(0)", sys(SYS_unshare, [0; 6])),
-        probe!("setns(-1)", sys(SYS_setns, [u64::MAX, 0, 0, 0, 0, 0])),
-        probe!("io_uring_setup", sys(SYS_io_uring_setup, [0; 6])),
-        probe!("perf_event_open", sys(SYS_perf_event_open, [0; 6])),
-        probe!("keyctl", sys(SYS_keyctl, [u64::MAX, 0, 0, 0, 0, 0])),
-        probe!("init_module", sys(SYS_init_module, [0; 6])),
-        probe!(
-            "socket(AF_NETLINK, ROUTE)",
-            sys(SYS_socket, [16, 3, 0, 0, 0, 0])
-        ),
-        probe!("socket(AF_UNIX, 99)", sys(SYS_socket, [1, 99, 0, 0, 0, 0])),
-        probe!(
-            "mknodat(S_IFCHR)",
-            sys(SYS_mknodat, [u64::MAX, 0, 0o020000, 0, 0, 0])
-        ),
-        probe!(
-            "mknodat(S_IFIFO)",
-            sys(SYS_mknodat, [u64::MAX, 0, 0o010000, 0, 0, 0])
-        ),
-        probe!(
-            "setpriority(PROCESS, 1, 10)",
-            sys(SYS_setpriority, [0, 1, 10, 0, 0, 0])
-        ),
-        probe!(
-            "setpriority(PROCESS, 0, 25)",
-            sys(SYS_setpriority, [0, 0, 25, 0, 0, 0])
-        ),
-        probe!("chown(NULL, root, root)", sys(SYS_chown, [0; 6])),
-        probe!(
-            "chown(NULL, 1000, -1)",
-            sys(SYS_chown, [0, 1000, u64::MAX, 0, 0, 0])
-        ),
-        probe!(
-            "chmod(NULL, 04755)",
-            sys(SYS_chmod, [0, 0o4755, 0, 0, 0, 0])
-        ),
-        probe!("preadv2(-1)", sys(SYS_preadv2, [u64::MAX, 0, 0, 0, 0, 0])),
-        probe!("pwritev2(-1)", sys(SYS_pwritev2, [u64::MAX, 0, 0, 0, 0, 0])),
-        probe!(
-            "kcmp(0,0,KCMP_FILE)",
-            sys(SYS_kcmp, [u64::MAX, u64::MAX, 0, 0, 0, 0])
-        ),
-        probe!("x32 getpid", sys(SYS_getpid | 0x4000_0000, [0; 6])),
-        probe!("i386 getpid", sys32(20, [0; 3])),
-        probe!("i386 mount", sys32(21, [0; 3])),
-        probe!(
-            "i386 ioctl(-1, FIONREAD)",
-            sys32(54, [u32::MAX, FIONREAD as u32, 0])
-        ),
-        probe!(
-            "i386 ioctl(-1, TIOCSTI)",
-            sys32(54, [u32::MAX, TIOCSTI as u32, 0])
-        ),
-        probe!("i386 unshare(0)", sys32(310, [0; 3])),
-    ]
+fn sys(nr: u64, a: [u64; 6]) -> i64 {
+    // SAFETY: every probe passes invalid descriptors, NULL pointers or
+    // flags that make the call fail or do nothing; the probe runs in a
+    // throwaway child that exits right after.
+    let r = unsafe { libc::syscall(nr as libc::c_long, a[0], a[1], a[2], a[3], a[4], a[5]) };
+    if r == -1 {
+        -i64::from(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    } else {
+        r
+    }
 }
 
-/// snapd 2.57's default template, read out of the installed snapd.
-fn template_257() -> Option<String> {
-    let data = std::fs::read(SNAPD).ok()?;
-    let start = b"# Description: Allows access to app-specific directories and basic runtime\n#\n# The default seccomp";
-    let i = data.windows(start.len()).position(|w| w == start)?;
-    let rest = &data[i..];
-    let end = rest
-        .iter()
-        .position(|&b| !(b == b'\n' || b == b'\t' || (0x20..0x7f).contains(&b)))?;
-    let text = String::from_utf8(rest[..end].to_vec()).ok()?;
-    text.ends_with("pwritev\n").then_some(text)
+/// An i386 system call through `int 0x80` (the compat entry point), the
+/// first three arguments as whole 64-bit registers (seccomp sees the upper
+/// halves; the compat system call reads the lower ones).
+fn sys32(nr: u64, a: [u64; 6]) -> i64 {
+    let ret: i32;
+    // SAFETY: `int 0x80` enters the kernel's i386 entry; the arguments are
+    // as harmless as `sys`'s. Only eax is written back; rbx is saved by hand
+    // (LLVM reserves it) and the kernel preserves every other register.
+    unsafe {
+        std::arch::asm!(
+            "xchg rsi, rbx",
+            "int 0x80",
+            "xchg rsi, rbx",
+            inlateout("eax") nr as i32 => ret,
+            in("rsi") a[0],
+            in("rcx") a[1],
+            in("rdx") a[2],
+            options(nostack),
+        );
+    }
+    i64::from(ret)
+}
+
+/// Make the probe's call in this process.
+fn perform(p: &Probe) -> i64 {
+    match p.entry {
+        Entry::Native => sys(p.nr, p.args),
+        Entry::X32 => sys(p.nr | X32_SYSCALL_BIT, p.args),
+        Entry::I386 => sys32(p.nr, p.args),
+    }
+}
+
+#[test]
+fn the_shared_probe_list_has_libcs_numbers() {
+    use libc::*;
+    let libc_numbers: &[(&str, c_long)] = &[
+        ("getppid", SYS_getppid),
+        ("read", SYS_read),
+        ("openat2", SYS_openat2),
+        ("ioctl", SYS_ioctl),
+        ("mount", SYS_mount),
+        ("umount2", SYS_umount2),
+        ("ptrace", SYS_ptrace),
+        ("bpf", SYS_bpf),
+        ("unshare", SYS_unshare),
+        ("setns", SYS_setns),
+        ("io_uring_setup", SYS_io_uring_setup),
+        ("perf_event_open", SYS_perf_event_open),
+        ("keyctl", SYS_keyctl),
+        ("init_module", SYS_init_module),
+        ("socket", SYS_socket),
+        ("mknodat", SYS_mknodat),
+        ("setpriority", SYS_setpriority),
+        ("chown", SYS_chown),
+        ("chmod", SYS_chmod),
+        ("preadv2", SYS_preadv2),
+        ("pwritev2", SYS_pwritev2),
+        ("kcmp", SYS_kcmp),
+        ("getpid", SYS_getpid),
+    ];
+    for (name, nr) in SYSCALL_NUMBERS {
+        let theirs = libc_numbers.iter().find(|(n, _)| n == name).unwrap().1;
+        assert_eq!(*nr, theirs as u64, "{name}");
+    }
+    use snapcell_test_support::seccomp_probe::{FIONREAD as F, TIOCLINUX as L, TIOCSTI as S};
+    assert_eq!((F, S, L), (FIONREAD, TIOCSTI, TIOCLINUX));
+}
+
+/// Run `probe` in a child under `program`.
+fn outcome(program: &SeccompProgram, probe: &Probe) -> Outcome {
+    let pid = fork_child(|| {
+        if rustix::thread::set_no_new_privs(true).is_err() || program.install().is_err() {
+            return 250;
+        }
+        child_exit_code(perform(probe))
+    })
+    .expect("fork");
+    let status = loop {
+        match waitpid(Some(pid), WaitOptions::empty()) {
+            Ok(Some((_, s))) => break s,
+            Ok(None) | Err(Errno::INTR) => continue,
+            Err(e) => panic!("waitpid: {e}"),
+        }
+    };
+    if let Some(sig) = status.terminating_signal() {
+        return Outcome::Killed(sig);
+    }
+    match status.exit_status() {
+        Some(250) => panic!("cannot install the profile"),
+        Some(e) => Outcome::from_exit_code(e),
+        None => panic!("child status {status:?}"),
+    }
+}
+
+fn compile(bin: &str, dir: &Path, name: &str, src: &str, args: &[&str]) -> PathBuf {
+    let input = dir.join(format!("{name}.src"));
+    let out = dir.join(name);
+    std::fs::write(&input, src).unwrap();
+    let o = Command::new(bin)
+        .arg("compile")
+        .args(args)
+        .arg(&input)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{bin} compile {name}: {o:?}");
+    out
+}
+
+fn load(path: &Path) -> SeccompProgram {
+    let bytes = std::fs::read(path).unwrap();
+    if path.extension().is_some_and(|e| e == "bin2") {
+        parse_bin2(path, &bytes).unwrap()
+    } else {
+        parse_legacy_bin(path, &bytes).unwrap()
+    }
 }
 
 #[test]
@@ -119,15 +160,10 @@ fn ours_decides_as_snapd_257_on_its_template() {
         eprintln!("SKIPPED: {DEBIAN} is not installed");
         return;
     }
-    let Some(template) = template_257() else {
+    let Some(src) = snapd_257_profile() else {
         eprintln!("SKIPPED: cannot read snapd 2.57's template out of {SNAPD}");
         return;
     };
-    // The template plus what generateContent appends without system users
-    // and without AppArmor (the bare privilege-drop rules and bind).
-    let src = format!(
-        "# snap-seccomp version information:\n# x\n{template}\nsetgid\nsetgid32\nsetregid\nsetregid32\nsetresgid\nsetresgid32\nsetresuid\nsetresuid32\nsetreuid\nsetreuid32\nsetuid\nsetuid32\nbind\n"
-    );
     let dir = tempfile::tempdir().unwrap();
     let deb = load(&compile(DEBIAN, dir.path(), "deb.bin", &src, &[]));
     let bin = load(&compile(
@@ -153,10 +189,7 @@ fn ours_decides_as_snapd_257_on_its_template() {
         "ours and snapd 2.57 differ on {differ:?}\n{table}"
     );
     // A few the research measured for 2.57.
-    let by_name = |n: &str| {
-        let p = probes().into_iter().find(|p| p.name == n).unwrap();
-        outcome(&bin2, &p)
-    };
+    let by_name = |n: &str| outcome(&bin2, &probe(n));
     assert_eq!(by_name("mount"), Outcome::Errno(libc::EPERM));
     assert_eq!(by_name("i386 mount"), Outcome::Errno(libc::EPERM));
     assert_eq!(by_name("x32 getpid"), Outcome::Killed(libc::SIGSYS));
@@ -174,10 +207,7 @@ fn deny_lines_and_masks_as_current_snapd() {
     let dir = tempfile::tempdir().unwrap();
     let bin2 = load(&compile(OURS, dir.path(), "p.bin2", src, &[]));
     let bin = load(&compile(OURS, dir.path(), "p.bin", src, &["--format=bin"]));
-    let run = |prog: &SeccompProgram, n: &str| {
-        let p = probes().into_iter().find(|p| p.name == n).unwrap();
-        outcome(prog, &p)
-    };
+    let run = |prog: &SeccompProgram, n: &str| outcome(prog, &probe(n));
     // Allowed and denied by `~`: EACCES, also with the upper bits set and
     // through the i386 entry; denied by `~` and not allowed: EPERM (the
     // allow filter, loaded last, has the same action and wins).
@@ -189,6 +219,10 @@ fn deny_lines_and_masks_as_current_snapd() {
     );
     assert_eq!(
         run2("i386 ioctl(-1, TIOCSTI)"),
+        Outcome::Errno(libc::EACCES)
+    );
+    assert_eq!(
+        run2("i386 ioctl(-1, TIOCSTI|1<<32)"),
         Outcome::Errno(libc::EACCES)
     );
     assert_eq!(run2("ioctl(-1, FIONREAD)"), Outcome::Ran(Some(libc::EBADF)));

@@ -3,23 +3,61 @@
 //! hygiene}`:
 //!
 //! 1. while root: find and check the seccomp profile (`TAG.bin2`, else the
-//!    legacy `TAG.bin`; waiting for it as snapd does), make sure the void
+//!    legacy `TAG.bin`; waiting for it as snapd does, and, unlike snapd,
+//!    saying so on stderr once it has waited a second), make sure the void
 //!    directory exists;
 //! 2. drop to the invoking user's uid and gid for good (supplementary
-//!    groups kept), keeping only `CAP_SYS_ADMIN`, which loading filters
-//!    and a Landlock domain needs (snapd does not set `no_new_privs`);
+//!    groups kept); keep `CAP_SYS_ADMIN` across the drop only when
+//!    `no_new_privs` is not set (see below), since loading filters and a
+//!    Landlock domain needs one or the other;
 //! 3. as the user: create `SNAP_USER_DATA`;
-//! 4. load the terminal-injection guard (restricted profiles), apply the
-//!    minimal Landlock domain (the AppArmor ptrace-rule substitute), load
-//!    the profile's deny and allow programs, then drop `CAP_SYS_ADMIN`
-//!    (see [`drop_and_confine`] for why in this order);
+//! 4. set `no_new_privs` (strict snaps without AppArmor), load the
+//!    terminal-injection guard (restricted profiles), apply the minimal
+//!    Landlock domain (the AppArmor ptrace-rule substitute), load the
+//!    profile's deny and allow programs, then drop `CAP_SYS_ADMIN` if it
+//!    was kept (see [`drop_and_confine`] for why in this order);
 //! 5. restore the umask and working directory, build the environment, make
 //!    every descriptor the launcher opened close-on-exec.
 //!
 //! An unrestricted profile loads nothing, as with snapd; a missing or
 //! malformed one is fatal — never an unconfined start.
+//!
+//! # `no_new_privs`: where we depart from snapd
+//!
+//! snapd's snap-confine never sets `no_new_privs`: with it, the kernel
+//! refuses AppArmor exec transitions to a profile that is not a subset of
+//! the current one, and snapd changes to the snap's AppArmor profile on
+//! `exec` (`aa_change_onexec`) and lets profiles transition further inside
+//! the snap. It loads the seccomp filters with `CAP_SYS_ADMIN` instead.
+//!
+//! We set it for **strict** snaps wherever no AppArmor profile transition
+//! can happen: when AppArmor is not enabled on the kernel
+//! ([`crate::host::apparmor_enabled`], decided as snapd does:
+//! `/sys/kernel/security/apparmor` absent, or the module parameter
+//! `enabled` not `Y`), which is always the case on kernels without
+//! AppArmor. The app and everything it runs can then never gain privileges
+//! through `execve` (set-user-ID, set-group-ID and file-capability
+//! binaries run without them), which closes the last step of the usual
+//! escapes from a sandbox (a set-user-ID binary reachable inside it). The
+//! price: a set-user-ID, set-group-ID or file-capability program run inside
+//! a strict snap runs without its privilege, where under snapd it would
+//! gain it (within what the snap's AppArmor profile and seccomp profile
+//! allow; snapd's template refuses changing ids to root unless the snap
+//! declares system users). Classic snaps run in the host's world and may run
+//! the host's set-user-ID programs (sudo, pkexec): no `no_new_privs` for
+//! them, as with snapd; and on a kernel with AppArmor enabled we keep
+//! snapd's behaviour, so that we never break a transition snapd's profiles
+//! rely on.
+//!
+//! With `no_new_privs` set, `CAP_SYS_ADMIN` is no longer needed to load
+//! the filters and the Landlock domain, so a set-user-ID launch drops
+//! every capability in the one privilege drop ([`KeepCapability::Nothing`])
+//! and the user's process never holds `CAP_SYS_ADMIN`; without it
+//! (classic, AppArmor) it keeps `CAP_SYS_ADMIN` until the filters are
+//! loaded, as before.
 
 use std::ffi::{OsStr, OsString};
+use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
@@ -30,14 +68,21 @@ use snapcell_sys::creds::{KeepCapability, drop_privileges};
 use snapcell_sys::debug;
 use snapcell_sys::hygiene::{self, env::EnvConfinement};
 use snapcell_sys::landlock::{RulesetStatus, restrict_self_minimal};
-use snapcell_sys::seccomp::{Install, load_profile_waiting};
+use snapcell_sys::seccomp::{Install, ProfileWait, load_profile_waiting_notify};
 
 use crate::error::{Error, Result};
 use snapcell_core::dirs::{COOKIE_DIR, SECCOMP_DIR};
 
-/// Step 1: find, read and check the profile of `tag` (as root).
+/// Step 1: find, read and check the profile of `tag` (as root). When the
+/// profile is still missing after a second, says once on stderr which file
+/// it waits for, why, and for how long at most ([`wait_notice`]); snapd
+/// waits silently.
 pub fn prepare_seccomp(tag: &str, wait: Duration) -> Result<SeccompProgram> {
-    let program = load_profile_waiting(Path::new(SECCOMP_DIR), tag, wait)?;
+    let program = load_profile_waiting_notify(Path::new(SECCOMP_DIR), tag, wait, |w| {
+        // Never fatal: a stderr that cannot be written to (a closed pipe)
+        // must not stop the launch.
+        let _ = writeln!(std::io::stderr(), "{}", wait_notice(tag, w));
+    })?;
     debug!(
         "seccomp profile {} ({:?}{})",
         program.path().display(),
@@ -51,26 +96,61 @@ pub fn prepare_seccomp(tag: &str, wait: Duration) -> Result<SeccompProgram> {
     Ok(program)
 }
 
+/// The line printed while waiting for a profile snapd has not written yet.
+pub fn wait_notice(tag: &str, w: &ProfileWait) -> String {
+    format!(
+        "snap-confine: waiting for the seccomp profile of {tag}: {} (or {}) does not exist yet; \
+         snapd writes it when it installs or refreshes the snap, or when it starts after a \
+         boot; giving up {} s after the start (SNAP_CONFINE_MAX_PROFILE_WAIT)",
+        w.bin2.display(),
+        w.bin.display(),
+        w.max_wait.as_secs()
+    )
+}
+
+/// Whether the app gets `no_new_privs`: a strict snap on a kernel where
+/// no AppArmor profile transition happens (see the module documentation).
+pub fn wants_no_new_privs(classic: bool, apparmor_enabled: bool) -> bool {
+    !classic && !apparmor_enabled
+}
+
 /// Steps 2–4.
 ///
-/// The order: drop to the user keeping `CAP_SYS_ADMIN`, create
-/// `SNAP_USER_DATA`, the terminal-injection filter (restricted profiles
-/// only, as before), the minimal Landlock domain, the profile's own
-/// filters, then release `CAP_SYS_ADMIN`. The profile's filters come after
-/// the filter and the domain snap-confine adds itself, so that these are
-/// never subject to the profile: snapd's profiles fail every system call
-/// they do not list with `EPERM`, and the Landlock system calls are not
-/// in snapd 2.57's template. Behind such a profile the Landlock library
-/// would take the `EPERM` for "no Landlock in this kernel" and silently
-/// apply nothing. After the profile only `capset`/`prctl` (the release),
-/// and the cwd, descriptor and `execve` steps remain, as with snapd.
-/// Seccomp filters stack, so their order changes nothing for the app.
-pub fn drop_and_confine(program: &SeccompProgram, user_data: Option<&OsStr>) -> Result<()> {
-    // Always kept now: Landlock, like seccomp, needs it without no_new_privs.
-    let mut dropped = drop_privileges(KeepCapability::SysAdmin)?;
+/// The order: drop to the user (keeping `CAP_SYS_ADMIN` unless
+/// `no_new_privs` is to be set), create `SNAP_USER_DATA`, set
+/// `no_new_privs` (when asked), the terminal-injection filter (restricted
+/// profiles only, as before), the minimal Landlock domain, the profile's
+/// own filters, then release `CAP_SYS_ADMIN` (if kept). The profile's
+/// filters come after the filter and the domain snap-confine adds itself,
+/// so that these are never subject to the profile: snapd's profiles fail
+/// every system call they do not list with `EPERM`, and the Landlock
+/// system calls are not in snapd 2.57's template. Behind such a profile the
+/// Landlock library would take the `EPERM` for "no Landlock in this kernel"
+/// and silently apply nothing. After the profile only `capset`/`prctl` (the
+/// release), and the cwd, descriptor and `execve` steps remain, as with
+/// snapd. Seccomp filters stack, so their order changes nothing for the
+/// app.
+pub fn drop_and_confine(
+    program: &SeccompProgram,
+    user_data: Option<&OsStr>,
+    no_new_privs: bool,
+) -> Result<()> {
+    // Loading filters and a Landlock domain needs CAP_SYS_ADMIN or
+    // no_new_privs: with no_new_privs nothing is kept across the drop.
+    let keep = if no_new_privs {
+        KeepCapability::Nothing
+    } else {
+        KeepCapability::SysAdmin
+    };
+    let mut dropped = drop_privileges(keep)?;
     hygiene::set_dumpable(false)?;
     if let Some(dir) = user_data {
         create_user_data(dir)?;
+    }
+    if no_new_privs {
+        rustix::thread::set_no_new_privs(true)
+            .map_err(|e| Error::sys("cannot set no_new_privs", e))?;
+        debug!("no_new_privs set");
     }
     if !program.is_unrestricted() {
         hygiene::tty::harden_tty()?;
@@ -176,6 +256,31 @@ pub fn app_environment(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_new_privs_for_strict_snaps_without_apparmor_only() {
+        assert!(wants_no_new_privs(false, false));
+        assert!(!wants_no_new_privs(true, false), "classic");
+        assert!(!wants_no_new_privs(false, true), "AppArmor");
+        assert!(!wants_no_new_privs(true, true));
+    }
+
+    #[test]
+    fn the_wait_notice_names_the_files_and_the_limit() {
+        let w = ProfileWait {
+            bin2: "/d/snap.a.b.bin2".into(),
+            bin: "/d/snap.a.b.bin".into(),
+            waited: Duration::from_secs(1),
+            max_wait: Duration::from_secs(120),
+        };
+        assert_eq!(
+            wait_notice("snap.a.b", &w),
+            "snap-confine: waiting for the seccomp profile of snap.a.b: /d/snap.a.b.bin2 (or \
+             /d/snap.a.b.bin) does not exist yet; snapd writes it when it installs or refreshes \
+             the snap, or when it starts after a boot; giving up 120 s after the start \
+             (SNAP_CONFINE_MAX_PROFILE_WAIT)"
+        );
+    }
 
     #[test]
     fn environment_additions() {

@@ -95,6 +95,7 @@ pub fn run(
         Some(locate_base(smd, &req.base)?)
     };
     log::stage("validate");
+    let no_new_privs = confinement::wants_no_new_privs(req.classic, host::apparmor_enabled());
     let saved = ProcessState::capture()?;
     let outcome = match &base {
         None => NamespaceOutcome::Classic,
@@ -109,7 +110,7 @@ pub fn run(
     };
     let app_env = confinement::app_environment(env, req.classic, cookie.as_deref());
     let seccomp = confinement::prepare_seccomp(&req.security_tag, req.profile_wait)?;
-    confinement::drop_and_confine(&seccomp, req.user_data.as_deref())?;
+    confinement::drop_and_confine(&seccomp, req.user_data.as_deref(), no_new_privs)?;
     let cwd = saved.restore(Path::new(VOID_DIR))?;
     debug!("working directory: {cwd:?}");
     inherited.seal_others()?;

@@ -40,7 +40,11 @@
 //! * Ubuntu Core 16 legacy mode is refused rather than implemented;
 //! * a minimal Landlock domain stands in for AppArmor's ptrace rules
 //!   ([`confinement`]); a Landlocked app cannot mount, so a snap-confine
-//!   started from inside a snap cannot build a namespace.
+//!   started from inside a snap cannot build a namespace;
+//! * strict snaps get `no_new_privs` on kernels without AppArmor (snapd
+//!   never sets it) ([`confinement`]);
+//! * waiting for a seccomp profile is said on stderr after a second
+//!   (snapd waits silently) ([`confinement::prepare_seccomp`]).
 //!
 //! The process must be single-threaded (`setns` into a mount namespace
 //! requires it); nothing here starts threads.
@@ -65,12 +69,15 @@
 //!   ([`confinement::app_environment`], pure) and
 //!   [`confinement::prepare_seccomp`] (finding and checking the profile).
 //! * **the drop**: [`confinement::drop_and_confine`] sets all three uids and
-//!   gids to the caller's for good, keeping only `CAP_SYS_ADMIN`.
-//! * **the caller's uid with `CAP_SYS_ADMIN` only**: creating
-//!   `SNAP_USER_DATA` (as the user, so it is the user's), the
-//!   terminal-injection filter, the Landlock domain and the profile's
-//!   seccomp filters (loading them needs the capability without
-//!   `no_new_privs`); then `CAP_SYS_ADMIN` is released.
+//!   gids to the caller's for good. A strict snap on a kernel without
+//!   AppArmor ([`host::apparmor_enabled`], read before the namespace is
+//!   entered) gets `no_new_privs` and keeps no capability; otherwise
+//!   (classic, AppArmor) only `CAP_SYS_ADMIN` is kept.
+//! * **the caller's uid, `no_new_privs` or `CAP_SYS_ADMIN` only**: creating
+//!   `SNAP_USER_DATA` (as the user, so it is the user's), setting
+//!   `no_new_privs`, the terminal-injection filter, the Landlock domain and
+//!   the profile's seccomp filters (loading them needs one of the two);
+//!   then `CAP_SYS_ADMIN`, if kept, is released.
 //! * **the caller's uid, no capabilities**: restoring the umask and working
 //!   directory ([`snapcell_sys::hygiene::cwd`]), sealing inherited
 //!   descriptors, `execve` of snap-exec.

@@ -24,9 +24,9 @@
 //! the lock), snap-update-ns enters it after taking the lock: the lock files
 //! are the host's.
 
-use snapcell_core::dirs::Dirs;
 use std::path::Path;
 
+use snapcell_core::dirs::Dirs;
 use snapcell_core::expand::expand_user_entries;
 use snapcell_core::profile::Profile;
 use snapcell_sys::debug;

@@ -16,10 +16,13 @@
 //! # Privileges and `no_new_privs`
 //!
 //! The kernel accepts a filter from a process that has `no_new_privs` set
-//! *or* holds `CAP_SYS_ADMIN` in its effective set. Like snapd, snapcell does
-//! **not** set `no_new_privs` (it would break setuid programs and, under
-//! AppArmor, exec transitions inside the snap), so [`Install::install`]
-//! must run while the caller still holds `CAP_SYS_ADMIN`: either as euid 0
+//! *or* holds `CAP_SYS_ADMIN` in its effective set. This module never sets
+//! `no_new_privs` itself. snap-confine sets it for strict snaps on kernels
+//! without AppArmor (see `snapcell_confine::confinement`); where it does not
+//! (classic snaps, AppArmor hosts; snapd never sets it: it would break
+//! setuid programs and, under AppArmor, exec transitions inside the snap),
+//! [`Install::install`] must run while the caller still holds
+//! `CAP_SYS_ADMIN`: either as euid 0
 //! (a root caller) or, after a setuid caller has permanently become the real
 //! user, with the capability kept across the uid change
 //! ([`crate::creds::drop_privileges`] with
@@ -338,12 +341,62 @@ pub fn load_profile_waiting(
     tag: &str,
     max_wait: Duration,
 ) -> Result<SeccompProgram, SeccompError> {
-    let deadline = Instant::now() + max_wait;
+    load_profile_waiting_notify(dir, tag, max_wait, |_| {})
+}
+
+/// What [`load_profile_waiting_notify`] tells its caller once the profile
+/// has been missing for a second.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileWait {
+    /// The file looked for first (`DIR/TAG.bin2`).
+    pub bin2: PathBuf,
+    /// The legacy file looked for when that is absent (`DIR/TAG.bin`).
+    pub bin: PathBuf,
+    /// How long it has waited so far.
+    pub waited: Duration,
+    /// How long it waits at most, from the start.
+    pub max_wait: Duration,
+}
+
+/// How long a profile may be missing before [`load_profile_waiting_notify`]
+/// says so.
+pub const PROFILE_WAIT_NOTICE_AFTER: Duration = Duration::from_secs(1);
+
+/// [`load_profile_waiting`], calling `notice` once (not once a poll) when
+/// the profile is still missing [`PROFILE_WAIT_NOTICE_AFTER`] after the
+/// start and the wait goes on, so that a launcher can say what it is
+/// waiting for instead of hanging silently.
+pub fn load_profile_waiting_notify(
+    dir: &Path,
+    tag: &str,
+    max_wait: Duration,
+    notice: impl FnOnce(&ProfileWait),
+) -> Result<SeccompProgram, SeccompError> {
+    let start = Instant::now();
+    let deadline = start + max_wait;
+    let mut notice = Some(notice);
     loop {
         match load_profile(dir, tag) {
-            Err(SeccompError::Missing { .. }) if Instant::now() < deadline => {
+            Err(SeccompError::Missing { bin2, bin, .. }) if Instant::now() < deadline => {
+                let waited = start.elapsed();
+                if waited >= PROFILE_WAIT_NOTICE_AFTER
+                    && let Some(notice) = notice.take()
+                {
+                    notice(&ProfileWait {
+                        bin2,
+                        bin,
+                        waited,
+                        max_wait,
+                    });
+                }
+                // Poll once a second, and once right after the notice
+                // threshold so that the notice comes after one second.
                 let left = deadline.saturating_duration_since(Instant::now());
-                std::thread::sleep(left.min(Duration::from_secs(1)));
+                let step = match PROFILE_WAIT_NOTICE_AFTER.checked_sub(waited) {
+                    Some(to_notice) if !to_notice.is_zero() => to_notice,
+                    _ => Duration::from_secs(1),
+                };
+                std::thread::sleep(left.min(step));
             }
             other => return other,
         }

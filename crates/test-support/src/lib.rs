@@ -11,6 +11,9 @@
 //!   directories) and write it out.
 //! * [`snapshot`]: a leak check over the test process's mount table and the
 //!   machine's attached loop devices.
+//! * `seccomp_probe` (x86_64): system calls with harmless arguments on every
+//!   entry point and a static program that makes them as a snap's app, to
+//!   see what seccomp filters decide.
 //!
 //! Files prepared on the host for use inside a world must not live under
 //! `/tmp`: the world covers it with an empty tmpfs. [`scratch_dir`] makes a
@@ -18,6 +21,8 @@
 #![forbid(unsafe_code)]
 
 pub mod preserve;
+#[cfg(target_arch = "x86_64")]
+pub mod seccomp_probe;
 pub mod snapshot;
 pub mod squashfs;
 pub mod tree;

@@ -50,9 +50,12 @@ const IOCTL_ABIS: &[(u32, &[u32])] = &[];
 
 /// The filter behind [`harden_tty`]: `ioctl(fd, TIOCSTI | TIOCLINUX, ...)`
 /// fails with `EPERM` on every ABI listed above; everything else is
-/// allowed. Only the low 32 bits of the request are compared, because the
-/// kernel ignores the upper half (CVE-2019-7303: `TIOCSTI | 1 << 32` passed
-/// a 64-bit compare and still injected). Calls through an ABI not listed are
+/// allowed. Only the low 32 bits of the request are compared, on every ABI,
+/// because the kernel ignores the upper half (CVE-2019-7303: `TIOCSTI | 1 <<
+/// 32` passed a 64-bit compare and still injected). That includes the i386
+/// entry: a 64-bit process calling through `int 0x80` with garbage in the
+/// upper half of `rcx` hands seccomp the whole register, while the compat
+/// `ioctl` only reads `ecx` (tested). Calls through an ABI not listed are
 /// allowed: the application's own profile decides about those.
 pub fn tty_injection_filter() -> Result<SeccompProgram, HygieneError> {
     if IOCTL_ABIS.is_empty() {

@@ -19,6 +19,12 @@ pub enum IoctlEntry {
     /// The i386 syscall through `int 0x80` (x86_64 only; `NOSYS`
     /// elsewhere).
     I386,
+    /// The i386 syscall through `int 0x80` from this 64-bit process with
+    /// garbage in the upper half of `rcx`, the request's register: the
+    /// compat `ioctl` reads only `ecx`, while seccomp is handed the whole
+    /// 64-bit register (checked by the tests), so a filter must compare
+    /// the low 32 bits there too (x86_64 only; `NOSYS` elsewhere).
+    I386HighBits,
 }
 
 /// `ioctl(fd, TIOCSTI, &byte)`.
@@ -57,12 +63,15 @@ fn ioctl_with_byte(
             };
             if rc == 0 { Ok(()) } else { Err(last_errno()) }
         }
-        IoctlEntry::I386 => i386_ioctl(fd, request, byte),
+        IoctlEntry::I386 => i386_ioctl(fd, u64::from(request), byte),
+        IoctlEntry::I386HighBits => {
+            i386_ioctl(fd, u64::from(request) | 0xdead_beef_0000_0000, byte)
+        }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
-fn i386_ioctl(fd: RawFd, request: u32, byte: u8) -> Result<(), Errno> {
+fn i386_ioctl(fd: RawFd, request: u64, byte: u8) -> Result<(), Errno> {
     // The compat syscall takes 32-bit pointers: the argument must live
     // below 4 GiB.
     // SAFETY: a fresh private anonymous mapping; no existing memory is
@@ -95,7 +104,7 @@ fn i386_ioctl(fd: RawFd, request: u32, byte: u8) -> Result<(), Errno> {
             "xchg {fd:r}, rbx",
             fd = inout(reg) u64::from(fd as u32) => _,
             inlateout("eax") 54i32 => ret,
-            in("ecx") request,
+            in("rcx") request,
             in("edx") ptr32,
             out("r8") _, out("r9") _, out("r10") _, out("r11") _,
         );
@@ -110,6 +119,6 @@ fn i386_ioctl(fd: RawFd, request: u32, byte: u8) -> Result<(), Errno> {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn i386_ioctl(_fd: RawFd, _request: u32, _byte: u8) -> Result<(), Errno> {
+fn i386_ioctl(_fd: RawFd, _request: u64, _byte: u8) -> Result<(), Errno> {
     Err(Errno::NOSYS)
 }
