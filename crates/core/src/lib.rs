@@ -9,6 +9,7 @@
 //! consulted only through the [`plan::FsView`] trait.
 #![forbid(unsafe_code)]
 
+pub mod apparmor;
 pub mod args;
 pub mod dirs;
 pub mod entry;
