@@ -29,11 +29,11 @@ use snapcell_core::seccomp::SeccompProgram;
 use snapcell_sys::creds::{KeepCapability, drop_privileges};
 use snapcell_sys::debug;
 use snapcell_sys::hygiene::{self, env::EnvConfinement};
-use snapcell_sys::landlock::{RulesetStatus, restrict_self_minimal};
+use snapcell_sys::landlock::{PreparedDomain, RulesetStatus, restrict_self_minimal};
 use snapcell_sys::seccomp::{Install, load_profile_waiting};
 
 use crate::error::{Error, Result};
-use snapcell_core::dirs::{COOKIE_DIR, SECCOMP_DIR};
+use snapcell_core::dirs::{APPARMOR_PROFILES_DIR, COOKIE_DIR, NS_DIR, SECCOMP_DIR, STATE_FILE};
 
 /// Step 1: find, read and check the profile of `tag` (as root).
 pub fn prepare_seccomp(tag: &str, wait: Duration) -> Result<SeccompProgram> {
@@ -65,7 +65,11 @@ pub fn prepare_seccomp(tag: &str, wait: Duration) -> Result<SeccompProgram> {
 /// apply nothing. After the profile only `capset`/`prctl` (the release),
 /// and the cwd, descriptor and `execve` steps remain, as with snapd.
 /// Seccomp filters stack, so their order changes nothing for the app.
-pub fn drop_and_confine(program: &SeccompProgram, user_data: Option<&OsStr>) -> Result<()> {
+pub fn drop_and_confine(
+    program: &SeccompProgram,
+    user_data: Option<&OsStr>,
+    files: FileConfinement,
+) -> Result<()> {
     // Always kept now: Landlock, like seccomp, needs it without no_new_privs.
     let mut dropped = drop_privileges(KeepCapability::SysAdmin)?;
     hygiene::set_dumpable(false)?;
@@ -75,27 +79,197 @@ pub fn drop_and_confine(program: &SeccompProgram, user_data: Option<&OsStr>) -> 
     if !program.is_unrestricted() {
         hygiene::tty::harden_tty()?;
     }
-    apply_landlock()?;
+    apply_landlock(files)?;
     program.install()?;
     dropped.release_sys_admin().map_err(Error::from)
 }
 
-/// The minimal Landlock domain ([`restrict_self_minimal`]): the app can no
-/// longer reach processes outside its domain through `ptrace` or their
+/// The minimal Landlock domain ([`restrict_self_minimal`]) or the app's
+/// own ([`prepare_file_confinement`]): the app can no longer reach
+/// processes outside its domain through `ptrace` or their
 /// `/proc/PID/{root,cwd,mem,...}` (AppArmor's ptrace rules do that for
 /// snapd). On a kernel without Landlock the launch goes on without it (a
-/// debug line says so); any other failure is fatal.
-fn apply_landlock() -> Result<()> {
-    let status = restrict_self_minimal()?;
+/// debug line says so); any other failure is fatal. Under AppArmor the app
+/// runs under its profile (`change_onexec`), as with snapd.
+fn apply_landlock(files: FileConfinement) -> Result<()> {
+    let status = match files {
+        FileConfinement::AppArmor(label) => {
+            snapcell_sys::apparmor::change_onexec(&label).map_err(|e| {
+                Error::new(format!("cannot change profile for the next exec call: {e}"))
+            })?;
+            debug!("AppArmor profile {label} for the next exec");
+            return Ok(());
+        }
+        FileConfinement::Minimal => restrict_self_minimal()?,
+        FileConfinement::Landlock(domain) => {
+            for note in &domain.notes {
+                debug!("Landlock: {note}");
+            }
+            debug!("Landlock: {} path rules", domain.path_rules());
+            for (path, rights) in domain.rules() {
+                debug!("Landlock: rule {path} {rights:#x}");
+            }
+            domain.restrict_self()?
+        }
+    };
     match status.ruleset {
         RulesetStatus::NotEnforced => {
-            debug!("Landlock is not available on this kernel: no Landlock domain");
+            debug!(
+                "Landlock is not available on this kernel: no Landlock domain \
+                 (and no AppArmor: no file confinement)"
+            );
         }
         RulesetStatus::FullyEnforced | RulesetStatus::PartiallyEnforced => {
             debug!("Landlock domain applied ({:?})", status.ruleset);
+            debug!("Landlock on this kernel: {:?}", status.landlock);
         }
     }
     Ok(())
+}
+
+/// How the app's file access is confined.
+pub enum FileConfinement {
+    /// AppArmor enforces: the app runs under this profile.
+    AppArmor(String),
+    /// The app's Landlock domain, opened in its namespace.
+    Landlock(PreparedDomain),
+    /// Only the minimal domain (classic snaps).
+    Minimal,
+}
+
+/// The cache of the snap's connected interfaces beside its preserved
+/// namespace (`/run/snapd/ns/snap.INSTANCE.landlock`, one a line).
+pub fn landlock_cache_path(instance: &str) -> String {
+    format!("{NS_DIR}/snap.{instance}.landlock")
+}
+
+/// Largest profile, include or cache file read; state.json may be larger.
+const MAX_POLICY_FILE: u64 = 4 << 20;
+const MAX_STATE_FILE: u64 = 256 << 20;
+
+fn read_bounded(path: &str, max: u64) -> Option<String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).ok()?;
+    let mut text = String::new();
+    f.take(max).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// As root, in the app's mount namespace (after it was entered or built):
+/// decide the app's file confinement. AppArmor enforcing: its profile.
+/// Else a Landlock domain translated from snapd's AppArmor profile for the
+/// app, or, where there is none, from snapcell's default grants plus the
+/// snap's connected interfaces (read from snapd's state when the namespace
+/// was built, then from the cache beside it). Neither a profile nor
+/// snapd's state (a machine where snapd manages nothing): the minimal
+/// domain, as before.
+pub fn prepare_file_confinement(
+    tag: &str,
+    instance: &str,
+    snap_name: &str,
+    built: bool,
+    env: &[(OsString, OsString)],
+) -> Result<FileConfinement> {
+    use snapcell_core::{apparmor, landlock};
+    if snapcell_sys::apparmor::is_enforcing() {
+        return Ok(FileConfinement::AppArmor(tag.to_owned()));
+    }
+    let var = |k: &str| {
+        env.iter()
+            .rev()
+            .find(|(key, _)| key == k)
+            .and_then(|(_, v)| v.to_str())
+            .map(str::to_owned)
+    };
+    let ctx = landlock::Context {
+        instance_name: instance.to_owned(),
+        snap_name: snap_name.to_owned(),
+        revision: var("SNAP_REVISION").filter(|r| !r.is_empty() && !r.contains(['/', '{', '@'])),
+        // The caller's own home: the domain protects the caller from the
+        // app, so a caller naming another home only changes its own app.
+        home: var("HOME").filter(|h| h.starts_with('/') && !h.contains(['{', '@', '*', '?', '['])),
+        uid: rustix::process::getuid().as_raw(),
+    };
+    let profile_path = format!("{APPARMOR_PROFILES_DIR}/{tag}");
+    let profile = match read_bounded(&profile_path, MAX_POLICY_FILE) {
+        Some(text) => {
+            debug!("Landlock domain from the AppArmor profile {profile_path}");
+            apparmor::parse(&text, &mut |name: &str| {
+                let safe = !name.is_empty()
+                    && !name.split('/').any(|c| c == ".." || c.is_empty())
+                    && !name.starts_with('/');
+                if !safe {
+                    return None;
+                }
+                read_bounded(&format!("/etc/apparmor.d/{name}"), MAX_POLICY_FILE)
+            })
+        }
+        None => {
+            let Some(interfaces) = connected_interfaces(instance, built) else {
+                debug!(
+                    "no AppArmor profile {profile_path} and no snapd state: \
+                     only the minimal Landlock domain"
+                );
+                return Ok(FileConfinement::Minimal);
+            };
+            debug!(
+                "Landlock domain from the default grants and the connected interfaces {interfaces:?}"
+            );
+            let (text, unknown) = landlock::default_profile(&interfaces);
+            for iface in unknown {
+                debug!("Landlock: interface {iface}: no grants known, nothing granted");
+            }
+            apparmor::parse(&text, &mut |_: &str| None)
+        }
+    };
+    let policy = landlock::translate(&profile, &ctx, &ListDir);
+    Ok(FileConfinement::Landlock(snapcell_sys::landlock::prepare(
+        policy,
+    )))
+}
+
+/// The snap's connected interfaces: from snapd's state when the namespace
+/// was just built (then cached), else from the cache (else the state).
+/// `None` where there is no state.
+fn connected_interfaces(instance: &str, built: bool) -> Option<Vec<String>> {
+    let cache = landlock_cache_path(instance);
+    if !built && let Some(text) = read_bounded(&cache, MAX_POLICY_FILE) {
+        debug!("connected interfaces from {cache}");
+        return Some(
+            text.lines()
+                .map(str::to_owned)
+                .filter(|l| !l.is_empty())
+                .collect(),
+        );
+    }
+    let json = read_bounded(STATE_FILE, MAX_STATE_FILE)?;
+    let interfaces = match snapcell_core::snapd_state::connected_interfaces(&json, instance) {
+        Ok(v) => v,
+        Err(e) => {
+            debug!("{STATE_FILE}: {e}: no connections");
+            Vec::new()
+        }
+    };
+    let mut text = interfaces.join("\n");
+    text.push('\n');
+    if let Err(e) = std::fs::write(&cache, text) {
+        debug!("cannot cache the connected interfaces in {cache}: {e}");
+    }
+    Some(interfaces)
+}
+
+struct ListDir;
+
+impl snapcell_core::landlock::FsView for ListDir {
+    fn list_dir(&self, dir: &str) -> Option<Vec<String>> {
+        let rd = std::fs::read_dir(dir).ok()?;
+        Some(
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .take(4096)
+                .collect(),
+        )
+    }
 }
 
 /// `mkdir -p SNAP_USER_DATA` (0755) as the invoking user.

@@ -109,7 +109,18 @@ pub fn run(
     };
     let app_env = confinement::app_environment(env, req.classic, cookie.as_deref());
     let seccomp = confinement::prepare_seccomp(&req.security_tag, req.profile_wait)?;
-    confinement::drop_and_confine(&seccomp, req.user_data.as_deref())?;
+    let files = match outcome {
+        NamespaceOutcome::Classic => confinement::FileConfinement::Minimal,
+        _ => confinement::prepare_file_confinement(
+            &req.security_tag,
+            &req.instance_name,
+            &req.snap_name,
+            outcome == NamespaceOutcome::Built,
+            env,
+        )?,
+    };
+    log::stage("file confinement");
+    confinement::drop_and_confine(&seccomp, req.user_data.as_deref(), files)?;
     let cwd = saved.restore(Path::new(VOID_DIR))?;
     debug!("working directory: {cwd:?}");
     inherited.seal_others()?;

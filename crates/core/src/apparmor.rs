@@ -314,7 +314,9 @@ fn statements(body: &str) -> Vec<String> {
                 brace = brace.saturating_sub(1);
                 cur.push(c);
             }
-            ',' if paren == 0 && brace == 0 => {
+            // A comma ends a rule where white space follows (a path may
+            // hold one: `/sys/fs/cgroup/cpu,cpuacct/`).
+            ',' if paren == 0 && brace == 0 && next_space => {
                 out.push(std::mem::take(&mut cur));
             }
             _ => cur.push(c),

@@ -206,7 +206,7 @@ pub fn translate(profile: &apparmor::Profile, ctx: &Context, fs: &dyn FsView) ->
                 match apparmor::expand(&f.path, &vars, over) {
                     Ok(alts) => {
                         for alt in alts {
-                            add_path(&mut policy, &alt, f.perms, fs, &denied);
+                            add_path(&mut policy, &alt, f.perms, ctx.uid, fs, &denied);
                         }
                     }
                     Err(e) => policy
@@ -227,15 +227,13 @@ pub fn translate(profile: &apparmor::Profile, ctx: &Context, fs: &dyn FsView) ->
                     policy.tcp_bind = true;
                 }
             }
-            Rule::Unix { deny: false, text } => {
-                if unix_beyond(text, &vars, &common, &own_label) {
-                    policy.scope_abstract_unix = false;
-                }
+            Rule::Unix { deny: false, text } if unix_beyond(text, &vars, &common, &own_label) => {
+                policy.scope_abstract_unix = false;
             }
-            Rule::Signal { deny: false, text } => {
-                if signal_send_beyond(text, &vars, &common, &own_label) {
-                    policy.scope_signal = false;
-                }
+            Rule::Signal { deny: false, text }
+                if signal_send_beyond(text, &vars, &common, &own_label) =>
+            {
+                policy.scope_signal = false;
             }
             _ => {}
         }
@@ -288,6 +286,7 @@ fn add_path(
     policy: &mut Policy,
     alt: &str,
     perms: FilePerms,
+    uid: u32,
     fs: &dyn FsView,
     denied: &BTreeSet<String>,
 ) {
@@ -302,7 +301,14 @@ fn add_path(
     if r == 0 {
         return;
     }
-    let segs: Vec<&str> = alt[1..].trim_end_matches('/').split('/').collect();
+    // The snap's runtime directory is the caller's: `/run/user/[0-9]*/`
+    // is read as `/run/user/UID/`.
+    let alt = match alt.strip_prefix("/run/user/[0-9]*/") {
+        Some(rest) => format!("/run/user/{uid}/{rest}"),
+        None => alt.to_owned(),
+    };
+    let alt = alt.as_str();
+    let segs = split_segments(alt[1..].trim_end_matches('/'));
     let Some(i) = segs.iter().position(|s| has_glob(s)) else {
         let path = normal(alt);
         if dir_only {
@@ -358,10 +364,41 @@ fn add_path(
             .push(format!("{alt}: not granted (it would widen to /)"));
         return;
     }
-    policy
-        .notes
-        .push(format!("{alt}: widened to {dir} (glob mid-path)"));
+    // Kernel interfaces: a widened rule reads, never writes (a write to
+    // `@{PROC}/@{pid}/fd/N` must not become one to all of `/proc`).
+    let kernel = ["/proc", "/sys"]
+        .iter()
+        .any(|k| dir == *k || dir.starts_with(&format!("{k}/")));
+    let r = if kernel {
+        r & (access::READ_FILE | access::READ_DIR)
+    } else {
+        r
+    };
+    policy.notes.push(format!(
+        "{alt}: widened to {dir} (glob mid-path){}",
+        if kernel { ", read only" } else { "" }
+    ));
     grant(policy, dir, Target::Beneath, r);
+}
+
+/// `a/b[^/]c/d` → `a`, `b[^/]c`, `d`: a `/` inside a character class does
+/// not separate components.
+fn split_segments(p: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut in_class) = (0, false);
+    for (i, c) in p.char_indices() {
+        match c {
+            '[' => in_class = true,
+            ']' => in_class = false,
+            '/' if !in_class => {
+                out.push(&p[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&p[start..]);
+    out
 }
 
 fn normal(p: &str) -> String {
@@ -619,10 +656,7 @@ mod tests {
             &mut |_| None,
         );
         let p = translate(&profile, &ctx(), &fs());
-        assert_eq!(
-            get(&p, "/proc", Target::Beneath),
-            READ_FILE | READ_DIR | IOCTL_DEV
-        );
+        assert_eq!(get(&p, "/proc", Target::Beneath), READ_FILE | READ_DIR);
         assert_eq!(
             get(&p, "/usr/lib", Target::Beneath),
             READ_FILE | READ_DIR | IOCTL_DEV | WRITE
@@ -691,6 +725,26 @@ mod tests {
             assert_eq!(p.tcp_connect, tcp, "{rule}");
             assert_eq!(p.tcp_bind, tcp, "{rule}");
         }
+    }
+
+    #[test]
+    fn a_slash_in_a_class_is_not_a_separator_and_run_user_is_the_callers() {
+        let mut m = BTreeMap::new();
+        m.insert("/var/lib", vec!["snapd", "snapdx", "dpkg"]);
+        let profile = apparmor::parse(
+            "/var/lib/snapd[^/]** r,\nowner /run/user/[0-9]*/snap.hello/** rw,\nowner @{PROC}/@{pid}/fd/[0-9]* rw,\n",
+            &mut |_| None,
+        );
+        let p = translate(&profile, &ctx(), &Fs(m));
+        assert!(
+            get(&p, "/var/lib/snapdx", Target::Beneath) != 0,
+            "{:?}",
+            p.paths
+        );
+        assert_eq!(get(&p, "/var/lib", Target::Beneath), 0, "{:?}", p.paths);
+        assert_eq!(get(&p, "/var/lib/snapd", Target::Beneath), 0);
+        assert!(get(&p, "/run/user/1000/snap.hello", Target::Beneath) & WRITE_FILE != 0);
+        assert_eq!(get(&p, "/proc", Target::Beneath), READ_FILE | READ_DIR);
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub mod saved_env;
 pub mod seccomp;
 #[cfg(feature = "snap-yaml")]
 pub mod snap_yaml;
+pub mod snapd_state;
 #[cfg(feature = "snap-yaml")]
 pub mod snapenv;
 pub mod system_params;
