@@ -32,7 +32,7 @@
 //!
 //! We set it for **strict** snaps wherever no AppArmor profile transition
 //! can happen: when AppArmor is not enabled on the kernel
-//! ([`crate::host::apparmor_enabled`], decided as snapd does:
+//! ([`snapcell_sys::apparmor::detect`], decided as snapd does:
 //! `/sys/kernel/security/apparmor` absent, or the module parameter
 //! `enabled` not `Y`), which is always the case on kernels without
 //! AppArmor. The app and everything it runs can then never gain privileges
@@ -64,14 +64,15 @@ use std::time::Duration;
 
 use rustix::fs::{FileType, Mode, OFlags};
 use snapcell_core::seccomp::SeccompProgram;
+use snapcell_sys::apparmor::AppArmor;
 use snapcell_sys::creds::{KeepCapability, drop_privileges};
 use snapcell_sys::debug;
 use snapcell_sys::hygiene::{self, env::EnvConfinement};
-use snapcell_sys::landlock::{RulesetStatus, restrict_self_minimal};
+use snapcell_sys::landlock::{PreparedDomain, RulesetStatus, restrict_self_minimal};
 use snapcell_sys::seccomp::{Install, ProfileWait, load_profile_waiting_notify};
 
 use crate::error::{Error, Result};
-use snapcell_core::dirs::{COOKIE_DIR, SECCOMP_DIR};
+use snapcell_core::dirs::{APPARMOR_PROFILES_DIR, COOKIE_DIR, NS_DIR, SECCOMP_DIR, STATE_FILE};
 
 /// Step 1: find, read and check the profile of `tag` (as root). When the
 /// profile is still missing after a second, says once on stderr which file
@@ -110,8 +111,9 @@ pub fn wait_notice(tag: &str, w: &ProfileWait) -> String {
 
 /// Whether the app gets `no_new_privs`: a strict snap on a kernel where
 /// no AppArmor profile transition happens (see the module documentation).
-pub fn wants_no_new_privs(classic: bool, apparmor_enabled: bool) -> bool {
-    !classic && !apparmor_enabled
+/// Where the kernel cannot tell, snapd's behaviour (none) is kept.
+pub fn wants_no_new_privs(classic: bool, apparmor: AppArmor) -> bool {
+    !classic && apparmor == AppArmor::Absent
 }
 
 /// Steps 2–4.
@@ -119,7 +121,8 @@ pub fn wants_no_new_privs(classic: bool, apparmor_enabled: bool) -> bool {
 /// The order: drop to the user (keeping `CAP_SYS_ADMIN` unless
 /// `no_new_privs` is to be set), create `SNAP_USER_DATA`, set
 /// `no_new_privs` (when asked), the terminal-injection filter (restricted
-/// profiles only, as before), the minimal Landlock domain, the profile's
+/// profiles only, as before), the file confinement (`files`: the Landlock
+/// domain, or AppArmor's profile for the next exec), the profile's
 /// own filters, then release `CAP_SYS_ADMIN` (if kept). The profile's
 /// filters come after the filter and the domain snap-confine adds itself,
 /// so that these are never subject to the profile: snapd's profiles fail
@@ -134,6 +137,7 @@ pub fn drop_and_confine(
     program: &SeccompProgram,
     user_data: Option<&OsStr>,
     no_new_privs: bool,
+    files: FileConfinement,
 ) -> Result<()> {
     // Loading filters and a Landlock domain needs CAP_SYS_ADMIN or
     // no_new_privs: with no_new_privs nothing is kept across the drop.
@@ -155,27 +159,198 @@ pub fn drop_and_confine(
     if !program.is_unrestricted() {
         hygiene::tty::harden_tty()?;
     }
-    apply_landlock()?;
+    apply_landlock(files)?;
     program.install()?;
     dropped.release_sys_admin().map_err(Error::from)
 }
 
-/// The minimal Landlock domain ([`restrict_self_minimal`]): the app can no
-/// longer reach processes outside its domain through `ptrace` or their
+/// The minimal Landlock domain ([`restrict_self_minimal`]) or the app's
+/// own ([`prepare_file_confinement`]): the app can no longer reach
+/// processes outside its domain through `ptrace` or their
 /// `/proc/PID/{root,cwd,mem,...}` (AppArmor's ptrace rules do that for
 /// snapd). On a kernel without Landlock the launch goes on without it (a
-/// debug line says so); any other failure is fatal.
-fn apply_landlock() -> Result<()> {
-    let status = restrict_self_minimal()?;
+/// debug line says so); any other failure is fatal. Under AppArmor the app
+/// runs under its profile (`change_onexec`), as with snapd.
+fn apply_landlock(files: FileConfinement) -> Result<()> {
+    let status = match files {
+        FileConfinement::AppArmor(label) => {
+            snapcell_sys::apparmor::change_onexec(&label).map_err(|e| {
+                Error::new(format!("cannot change profile for the next exec call: {e}"))
+            })?;
+            debug!("AppArmor profile {label} for the next exec");
+            return Ok(());
+        }
+        FileConfinement::Minimal => restrict_self_minimal()?,
+        FileConfinement::Landlock(domain) => {
+            for note in &domain.notes {
+                debug!("Landlock: {note}");
+            }
+            debug!("Landlock: {} path rules", domain.path_rules());
+            for (path, rights) in domain.rules() {
+                debug!("Landlock: rule {path} {rights:#x}");
+            }
+            domain.restrict_self()?
+        }
+    };
     match status.ruleset {
         RulesetStatus::NotEnforced => {
-            debug!("Landlock is not available on this kernel: no Landlock domain");
+            debug!(
+                "Landlock is not available on this kernel: no Landlock domain \
+                 (and no AppArmor: no file confinement)"
+            );
         }
         RulesetStatus::FullyEnforced | RulesetStatus::PartiallyEnforced => {
             debug!("Landlock domain applied ({:?})", status.ruleset);
+            debug!("Landlock on this kernel: {:?}", status.landlock);
         }
     }
     Ok(())
+}
+
+/// How the app's file access is confined.
+pub enum FileConfinement {
+    /// AppArmor enforces: the app runs under this profile.
+    AppArmor(String),
+    /// The app's Landlock domain, opened in its namespace.
+    Landlock(PreparedDomain),
+    /// Only the minimal domain (classic snaps).
+    Minimal,
+}
+
+/// The cache of the snap's connected interfaces beside its preserved
+/// namespace (`/run/snapd/ns/snap.INSTANCE.landlock`, one a line).
+pub fn landlock_cache_path(instance: &str) -> String {
+    format!("{NS_DIR}/snap.{instance}.landlock")
+}
+
+/// Largest profile, include or cache file read; state.json may be larger.
+const MAX_POLICY_FILE: u64 = 4 << 20;
+const MAX_STATE_FILE: u64 = 256 << 20;
+
+fn read_bounded(path: &str, max: u64) -> Option<String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).ok()?;
+    let mut text = String::new();
+    f.take(max).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// As root, in the app's mount namespace (after it was entered or built):
+/// decide the app's file confinement. AppArmor enforcing: its profile.
+/// Else a Landlock domain translated from snapd's AppArmor profile for the
+/// app, or, where there is none, from snapcell's default grants plus the
+/// snap's connected interfaces (read from snapd's state when the namespace
+/// was built, then from the cache beside it). Neither a profile nor
+/// snapd's state (a machine where snapd manages nothing): the minimal
+/// domain, as before.
+pub fn prepare_file_confinement(
+    tag: &str,
+    instance: &str,
+    snap_name: &str,
+    built: bool,
+    env: &[(OsString, OsString)],
+    apparmor: AppArmor,
+) -> Result<FileConfinement> {
+    use snapcell_core::{apparmor, landlock};
+    if apparmor == AppArmor::Enforcing {
+        return Ok(FileConfinement::AppArmor(tag.to_owned()));
+    }
+    let var = |k: &str| {
+        env.iter()
+            .rev()
+            .find(|(key, _)| key == k)
+            .and_then(|(_, v)| v.to_str())
+            .map(str::to_owned)
+    };
+    let ctx = landlock::Context {
+        instance_name: instance.to_owned(),
+        snap_name: snap_name.to_owned(),
+        revision: var("SNAP_REVISION").filter(|r| !r.is_empty() && !r.contains(['/', '{', '@'])),
+        // The caller's own home: the domain protects the caller from the
+        // app, so a caller naming another home only changes its own app.
+        home: var("HOME").filter(|h| h.starts_with('/') && !h.contains(['{', '@', '*', '?', '['])),
+        uid: rustix::process::getuid().as_raw(),
+    };
+    let profile_path = format!("{APPARMOR_PROFILES_DIR}/{tag}");
+    let profile = match read_bounded(&profile_path, MAX_POLICY_FILE) {
+        Some(text) => {
+            debug!("Landlock domain from the AppArmor profile {profile_path}");
+            apparmor::parse(&text, &mut |name: &str| {
+                let safe = !name.is_empty()
+                    && !name.split('/').any(|c| c == ".." || c.is_empty())
+                    && !name.starts_with('/');
+                if !safe {
+                    return None;
+                }
+                read_bounded(&format!("/etc/apparmor.d/{name}"), MAX_POLICY_FILE)
+            })
+        }
+        None => {
+            let Some(interfaces) = connected_interfaces(instance, built) else {
+                debug!(
+                    "no AppArmor profile {profile_path} and no snapd state: \
+                     only the minimal Landlock domain"
+                );
+                return Ok(FileConfinement::Minimal);
+            };
+            debug!(
+                "Landlock domain from the default grants and the connected interfaces {interfaces:?}"
+            );
+            let (text, unknown) = landlock::default_profile(&interfaces);
+            for iface in unknown {
+                debug!("Landlock: interface {iface}: no grants known, nothing granted");
+            }
+            apparmor::parse(&text, &mut |_: &str| None)
+        }
+    };
+    let policy = landlock::translate(&profile, &ctx, &ListDir);
+    Ok(FileConfinement::Landlock(snapcell_sys::landlock::prepare(
+        policy,
+    )))
+}
+
+/// The snap's connected interfaces: from snapd's state when the namespace
+/// was just built (then cached), else from the cache (else the state).
+/// `None` where there is no state.
+fn connected_interfaces(instance: &str, built: bool) -> Option<Vec<String>> {
+    let cache = landlock_cache_path(instance);
+    if !built && let Some(text) = read_bounded(&cache, MAX_POLICY_FILE) {
+        debug!("connected interfaces from {cache}");
+        return Some(
+            text.lines()
+                .map(str::to_owned)
+                .filter(|l| !l.is_empty())
+                .collect(),
+        );
+    }
+    let json = read_bounded(STATE_FILE, MAX_STATE_FILE)?;
+    let interfaces = match snapcell_core::snapd_state::connected_interfaces(&json, instance) {
+        Ok(v) => v,
+        Err(e) => {
+            debug!("{STATE_FILE}: {e}: no connections");
+            Vec::new()
+        }
+    };
+    let mut text = interfaces.join("\n");
+    text.push('\n');
+    if let Err(e) = std::fs::write(&cache, text) {
+        debug!("cannot cache the connected interfaces in {cache}: {e}");
+    }
+    Some(interfaces)
+}
+
+struct ListDir;
+
+impl snapcell_core::landlock::FsView for ListDir {
+    fn list_dir(&self, dir: &str) -> Option<Vec<String>> {
+        let rd = std::fs::read_dir(dir).ok()?;
+        Some(
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .take(4096)
+                .collect(),
+        )
+    }
 }
 
 /// `mkdir -p SNAP_USER_DATA` (0755) as the invoking user.
@@ -259,10 +434,14 @@ mod tests {
 
     #[test]
     fn no_new_privs_for_strict_snaps_without_apparmor_only() {
-        assert!(wants_no_new_privs(false, false));
-        assert!(!wants_no_new_privs(true, false), "classic");
-        assert!(!wants_no_new_privs(false, true), "AppArmor");
-        assert!(!wants_no_new_privs(true, true));
+        assert!(wants_no_new_privs(false, AppArmor::Absent));
+        assert!(!wants_no_new_privs(true, AppArmor::Absent), "classic");
+        assert!(!wants_no_new_privs(false, AppArmor::Enforcing), "AppArmor");
+        assert!(!wants_no_new_privs(true, AppArmor::Enforcing));
+        assert!(
+            !wants_no_new_privs(false, AppArmor::Unknown),
+            "unknown: as snapd"
+        );
     }
 
     #[test]

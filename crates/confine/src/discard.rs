@@ -41,6 +41,7 @@ pub fn classify(name: &str, instance: &str) -> Option<NsFile> {
     let snap = format!("snap.{instance}");
     if name == format!("{snap}.fstab")
         || name == format!("{snap}.info")
+        || name == format!("{snap}.landlock")
         || glob(name, &format!("{snap}."), ".user-fstab")
     {
         return Some(NsFile::Profile);
@@ -174,6 +175,8 @@ mod tests {
         assert_eq!(c("snap.foo.fstab"), Some(NsFile::Profile));
         assert_eq!(c("snap.foo.1000.user-fstab"), Some(NsFile::Profile));
         assert_eq!(c("snap.foo.info"), Some(NsFile::Profile));
+        // The Landlock connections cache goes with the namespace.
+        assert_eq!(c("snap.foo.landlock"), Some(NsFile::Profile));
         for other in [
             "foo_bar.mnt",
             "foobar.mnt",

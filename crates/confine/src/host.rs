@@ -49,46 +49,6 @@ pub fn read_homedirs() -> Result<Vec<String>> {
     }
 }
 
-/// Where the kernel shows AppArmor's interface, and whether it is on.
-pub const APPARMOR_SECURITYFS: &str = "/sys/kernel/security/apparmor";
-pub const APPARMOR_ENABLED_PARAM: &str = "/sys/module/apparmor/parameters/enabled";
-
-/// Whether AppArmor confines processes on this kernel, decided as
-/// snap-confine's `sc_init_apparmor_support` does (libapparmor's
-/// `aa_is_enabled`): [`APPARMOR_SECURITYFS`] exists and
-/// [`APPARMOR_ENABLED_PARAM`] says `Y`. Absent, or anything else: AppArmor
-/// is not applicable and snapd would make no profile transition. When the
-/// question cannot be answered (an error other than "does not exist"), the
-/// answer is "enabled", which keeps snapd's behaviour (no `no_new_privs`).
-pub fn apparmor_enabled() -> bool {
-    match std::fs::metadata(APPARMOR_SECURITYFS) {
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            debug!("AppArmor is not present ({APPARMOR_SECURITYFS} does not exist)");
-            return false;
-        }
-        Err(err) => {
-            debug!("cannot inspect {APPARMOR_SECURITYFS} ({err}): assuming AppArmor is enabled");
-            return true;
-        }
-        Ok(_) => {}
-    }
-    match std::fs::read(APPARMOR_ENABLED_PARAM) {
-        Ok(v) if v.starts_with(b"Y") => true,
-        Ok(_) => {
-            debug!("AppArmor is disabled ({APPARMOR_ENABLED_PARAM})");
-            false
-        }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            debug!("AppArmor is not enabled ({APPARMOR_ENABLED_PARAM} does not exist)");
-            false
-        }
-        Err(err) => {
-            debug!("cannot read {APPARMOR_ENABLED_PARAM} ({err}): assuming AppArmor is enabled");
-            true
-        }
-    }
-}
-
 /// Join pid 1's mount namespace if it is not ours, so that `/run/snapd/ns`
 /// and the snap mounts are the host's even when snap-confine is started
 /// from inside another namespace (a snap's own, say).

@@ -95,7 +95,8 @@ pub fn run(
         Some(locate_base(smd, &req.base)?)
     };
     log::stage("validate");
-    let no_new_privs = confinement::wants_no_new_privs(req.classic, host::apparmor_enabled());
+    let apparmor = snapcell_sys::apparmor::detect();
+    let no_new_privs = confinement::wants_no_new_privs(req.classic, apparmor);
     let saved = ProcessState::capture()?;
     let outcome = match &base {
         None => NamespaceOutcome::Classic,
@@ -110,7 +111,19 @@ pub fn run(
     };
     let app_env = confinement::app_environment(env, req.classic, cookie.as_deref());
     let seccomp = confinement::prepare_seccomp(&req.security_tag, req.profile_wait)?;
-    confinement::drop_and_confine(&seccomp, req.user_data.as_deref(), no_new_privs)?;
+    let files = match outcome {
+        NamespaceOutcome::Classic => confinement::FileConfinement::Minimal,
+        _ => confinement::prepare_file_confinement(
+            &req.security_tag,
+            &req.instance_name,
+            &req.snap_name,
+            outcome == NamespaceOutcome::Built,
+            env,
+            apparmor,
+        )?,
+    };
+    log::stage("file confinement");
+    confinement::drop_and_confine(&seccomp, req.user_data.as_deref(), no_new_privs, files)?;
     let cwd = saved.restore(Path::new(VOID_DIR))?;
     debug!("working directory: {cwd:?}");
     inherited.seal_others()?;

@@ -11,8 +11,11 @@
 //!   capture helper), and the `unshare` that avoids the 6.18 namespace-id
 //!   trap;
 //! * [`apply_profile`]: applying the snap's mount profile;
-//! * [`confinement`]: seccomp, the minimal Landlock domain, privileges,
-//!   environment, descriptors;
+//! * [`confinement`]: seccomp, the app's Landlock domain (translated from
+//!   snapd's AppArmor profile, or default grants plus the connections in
+//!   snapd's state; the minimal domain where there is neither), AppArmor's
+//!   `change_onexec` where it enforces, privileges, environment,
+//!   descriptors;
 //! * [`discard`](mod@discard): snap-discard-ns;
 //! * [`launch`]: the main flow. A warm start is: parse and check the
 //!   request, take the snap lock, open and check the preserved namespace
@@ -38,7 +41,7 @@
 //! * debug output of a set-user-ID run is held back until the end
 //!   ([`snapcell_sys::log`]);
 //! * Ubuntu Core 16 legacy mode is refused rather than implemented;
-//! * a minimal Landlock domain stands in for AppArmor's ptrace rules
+//! * a Landlock domain stands in for AppArmor where the kernel has none
 //!   ([`confinement`]); a Landlocked app cannot mount, so a snap-confine
 //!   started from inside a snap cannot build a namespace;
 //! * strict snaps get `no_new_privs` on kernels without AppArmor (snapd
@@ -67,10 +70,13 @@
 //!   [`reuse::write_info`], [`helper::preserve_own_mount_ns`]; then the
 //!   void directory, [`confinement::read_cookie`], the app's environment
 //!   ([`confinement::app_environment`], pure) and
-//!   [`confinement::prepare_seccomp`] (finding and checking the profile).
+//!   [`confinement::prepare_seccomp`] (finding and checking the profile),
+//!   [`confinement::prepare_file_confinement`] (reading the AppArmor
+//!   profile or snapd's state, opening the Landlock rules' paths in the
+//!   app's namespace).
 //! * **the drop**: [`confinement::drop_and_confine`] sets all three uids and
 //!   gids to the caller's for good. A strict snap on a kernel without
-//!   AppArmor ([`host::apparmor_enabled`], read before the namespace is
+//!   AppArmor ([`snapcell_sys::apparmor::detect`], read before the namespace is
 //!   entered) gets `no_new_privs` and keeps no capability; otherwise
 //!   (classic, AppArmor) only `CAP_SYS_ADMIN` is kept.
 //! * **the caller's uid, `no_new_privs` or `CAP_SYS_ADMIN` only**: creating

@@ -9,6 +9,7 @@
 //! consulted only through the [`plan::FsView`] trait.
 #![forbid(unsafe_code)]
 
+pub mod apparmor;
 pub mod args;
 pub mod dirs;
 pub mod entry;
@@ -29,6 +30,7 @@ pub mod saved_env;
 pub mod seccomp;
 #[cfg(feature = "snap-yaml")]
 pub mod snap_yaml;
+pub mod snapd_state;
 #[cfg(feature = "snap-yaml")]
 pub mod snapenv;
 pub mod system_params;

@@ -1,5 +1,6 @@
 //! The system layer of snapcell.
 
+pub mod apparmor;
 pub mod cgroup;
 pub mod creds;
 pub mod errno;

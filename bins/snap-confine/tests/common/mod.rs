@@ -45,7 +45,7 @@ pub const BASE_DIRS: &[&str] = &[
 /// Busybox applets linked into the base's /bin.
 const APPLETS: &[&str] = &[
     "sh", "cat", "ls", "readlink", "stat", "id", "env", "true", "pwd", "echo", "grep", "sleep",
-    "mkdir", "touch", "test",
+    "mkdir", "touch", "test", "nc", "timeout", "rm", "head",
 ];
 
 /// A base tree: busybox, the mount points snap-confine needs, and
