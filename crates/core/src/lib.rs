@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod args;
+pub mod devices;
 pub mod dirs;
 pub mod entry;
 pub mod escape;
