@@ -257,6 +257,12 @@ fn setup_follows_tags_and_base() {
         );
         assert!(!host_dir.exists());
 
+        // No .device file (snapd 2.57): optional on every base.
+        assert_eq!(
+            setup_device_cgroup(&name, &tag, "core24").unwrap(),
+            DeviceCgroupSetup::NotNeeded
+        );
+
         // Self-managed (current snapd's file): nothing, whatever the base.
         fs::create_dir_all("/var/lib/snapd/cgroup").unwrap();
         let info = format!("/var/lib/snapd/cgroup/snap.{name}.device");
@@ -265,7 +271,7 @@ fn setup_follows_tags_and_base() {
             setup_device_cgroup(&name, &tag, "core24").unwrap(),
             DeviceCgroupSetup::Skipped("self-managed")
         );
-        fs::write(&info, "# generated\nself-managed=false\n").unwrap();
+        fs::write(&info, "# generated\nself-managed=false\nnon-strict=false\n").unwrap();
 
         // A tagged device whose tag is no longer current: ignored.
         tag_device(&udev_tag, "c10:237");

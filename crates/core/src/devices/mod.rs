@@ -171,7 +171,8 @@ pub fn nvidia_node(n: u32) -> String {
 }
 
 /// Whether a launch sets up the device cgroup when no device is tagged for
-/// the app (current snapd: `sc_device_cgroup_mode`).
+/// the app (current snapd's `sc_device_cgroup_mode`; snapd before 2.62
+/// knows only [`DeviceCgroupMode::Optional`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeviceCgroupMode {
     /// Always: every base but the ones below (`bare`, `core24` and later).

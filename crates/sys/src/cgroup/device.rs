@@ -388,16 +388,21 @@ pub enum DeviceCgroupSetup {
 /// snap-confine's device cgroup step, as current snapd takes it, as root in
 /// the host's mount namespace with the snap lock held:
 ///
-/// 1. `/var/lib/snapd/cgroup/snap.INSTANCE.device` (snapd 2.62 and later):
-///    `self-managed=true` or `non-strict=true` → no device cgroup. snapd
-///    waits up to 120 s for the file and dies without it; snapd 2.57 never
-///    writes it, so a missing file is read as "neither" at once;
+/// 1. `/var/lib/snapd/cgroup/snap.INSTANCE.device`, which snapd 2.62 and
+///    later writes for every snap: `self-managed=true` or `non-strict=true`
+///    → no device cgroup;
 /// 2. the devices udev tagged for the app ([`super::udev`]);
-/// 3. none, on a base where the cgroup is optional (`core` to `core22`):
-///    no device cgroup (snapd 2.57's rule for every base);
+/// 3. none, and the cgroup optional → no device cgroup. It is optional on
+///    the bases `core` to `core22`, required on every other (`bare`,
+///    `core24`, ...) — when the `.device` file exists. Without the file the
+///    host's snapd predates 2.62 (2.57 on Debian 12): its rule applies, the
+///    cgroup optional on every base (current snap-confine would wait 120 s
+///    for the file and die; a launcher working with the snapd that is
+///    there cannot, and on cgroup v2 snapd 2.57's `snap run` does not
+///    always start the `snap.*.scope` a required cgroup needs);
 /// 4. otherwise a fresh cgroup allowing the default devices, the optional
 ///    nodes present on the host and the tagged devices, with the process
-///    under it.
+///    under it (v2: only from a `snap.*.scope`/`.service`, as snapd).
 pub fn setup_device_cgroup(
     instance: &str,
     security_tag: &str,
@@ -407,12 +412,15 @@ pub fn setup_device_cgroup(
         "{DEVICE_CGROUP_INFO_DIR}/{}",
         device_cgroup_info_name(instance)
     );
-    let info = match std::fs::read_to_string(&info_path) {
-        Ok(text) => DeviceFile::parse(&text)
-            .map_err(|e| CgroupError::new(format!("cannot read {info_path}: {e}")))?,
+    let (info, mode) = match std::fs::read_to_string(&info_path) {
+        Ok(text) => (
+            DeviceFile::parse(&text)
+                .map_err(|e| CgroupError::new(format!("cannot read {info_path}: {e}")))?,
+            DeviceCgroupMode::for_base(base),
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            debug!("no {info_path}: snapd before 2.62 writes none");
-            DeviceFile::default()
+            debug!("no {info_path} (snapd before 2.62): device cgroup only for tagged devices");
+            (DeviceFile::default(), DeviceCgroupMode::Optional)
         }
         Err(e) => {
             return Err(CgroupError::sys(
@@ -429,7 +437,6 @@ pub fn setup_device_cgroup(
         debug!("device cgroup skipped for a non-strict snap");
         return Ok(DeviceCgroupSetup::Skipped("non-strict"));
     }
-    let mode = DeviceCgroupMode::for_base(base);
     debug!("setting up device cgroup ({mode:?} on base {base})");
     let tag = udev_tag(security_tag);
     let tagged = super::udev::tagged_devices(&tag)?;
