@@ -190,3 +190,99 @@ fn v2_device_program_from_a_snap_scope() {
     assert!(!left.exists(), "{} is left", left.display());
     before.assert_unchanged();
 }
+
+const REFERENCE: &str = "/usr/lib/snapd/snap-confine";
+const REFERENCE_DISCARD: &str = "/usr/lib/snapd/snap-discard-ns";
+const REFERENCE_SECCOMP: &str = "/usr/lib/snapd/snap-seccomp";
+
+/// Debian's snapd 2.57 snap-confine and ours, one after the other in the
+/// same world on the host's v1 layout with a tagged device: the same rules
+/// in `devices.list` and the same answers in the app. (2.57 also joins the
+/// freezer cgroup `snap.NAME`, which the guard removes as well.)
+#[test]
+fn same_device_cgroup_as_snapd_2_57() {
+    if !Path::new(REFERENCE).exists() {
+        eprintln!("SKIPPED: {REFERENCE} is not installed");
+        return;
+    }
+    let before = MachineSnapshot::take();
+    let fx = Fixture::new();
+    let name = unique_snap_name();
+    let tag = format!("snap.{name}.hello");
+    let devices_dir = PathBuf::from(format!("/sys/fs/cgroup/devices/{tag}"));
+    let freezer_dir = PathBuf::from(format!("/sys/fs/cgroup/freezer/snap.{name}"));
+    let mut guard = CgroupGuard::new();
+    guard.dir(&devices_dir).dir(&freezer_dir);
+    run_in_world(|world: &mut World| {
+        show_cgroup_v1();
+        fake_udev();
+        install(&fx, world, &name);
+        // 2.57 reads the single-program `.bin`.
+        let bpf = Path::new("/var/lib/snapd/seccomp/bpf");
+        let src = bpf.join(format!("{tag}.src"));
+        fs::write(&src, "@unrestricted\n").unwrap();
+        let status = Command::new(REFERENCE_SECCOMP)
+            .arg("compile")
+            .arg(&src)
+            .arg(bpf.join(format!("{tag}.bin")))
+            .status()
+            .unwrap();
+        assert!(status.success(), "snap-seccomp compile failed");
+        tag_device(&format!("snap_{name}_hello"), "c10:237");
+
+        let rules = |dir: &Path| {
+            let mut v: Vec<String> = fs::read_to_string(dir.join("devices.list"))
+                .unwrap()
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            v.sort();
+            v
+        };
+        // The reference, retried on its known 6.18 flake.
+        let mut reference = None;
+        for _ in 0..30 {
+            let out = Command::new(REFERENCE)
+                .args(["--base", "core", &tag, "/bin/sh", "-c", PROBE])
+                .env_clear()
+                .envs(env_of(&name))
+                .current_dir("/")
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            if out.status.success() {
+                reference = Some(String::from_utf8_lossy(&out.stdout).into_owned());
+                break;
+            }
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.contains("cannot preserve mount namespace"),
+                "the reference snap-confine cannot run here ({}):\n{stderr}",
+                out.status
+            );
+            let _ = Command::new(REFERENCE_DISCARD).arg(&name).status();
+        }
+        let reference = reference.expect("the reference never ran");
+        let reference_rules = rules(&devices_dir);
+        let _ = Command::new(REFERENCE_DISCARD).arg(&name).status();
+
+        let ours = lines(&launch(&fx, &name, "core", None));
+        let our_rules = rules(&devices_dir);
+        assert_eq!(our_rules, reference_rules);
+        assert!(
+            our_rules.contains(&"c 10:237 rwm".to_owned()),
+            "{our_rules:?}"
+        );
+        let answers = |s: &str| -> Vec<String> {
+            s.lines()
+                .filter(|l| l.starts_with("/dev/"))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(answers(&ours), answers(&reference));
+        assert!(answers(&ours).contains(&"/dev/kmsg denied".to_owned()));
+    });
+    drop(guard);
+    assert!(!devices_dir.exists() && !freezer_dir.exists());
+    before.assert_unchanged();
+}
