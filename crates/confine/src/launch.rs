@@ -172,6 +172,16 @@ pub fn enter_snap_namespace(req: &Request, base: &Base, smd: &str) -> Result<Nam
     let host_ns = host::join_host_mount_ns()?;
     let lock = lock_snap(&req.instance_name)?;
     log::stage("snap lock");
+    // Where current snapd sets up the device cgroup: in the host's mount
+    // namespace, under the snap lock, before joining or building.
+    let devices = snapcell_sys::cgroup::device::setup_device_cgroup(
+        &req.instance_name,
+        &req.security_tag,
+        &req.base,
+    )
+    .map_err(|e| Error::new(e.to_string()))?;
+    debug!("device cgroup: {devices:?}");
+    log::stage("device cgroup");
     let homedirs = host::read_homedirs()?;
     let verdict = match open_dir_errno(NS_DIR) {
         Ok(ns_dir) => inspect(&ns_dir, &req.instance_name, base, &homedirs, &host_ns)?,

@@ -63,6 +63,8 @@
 //!   [`host::snap_mount_dir`], [`host::probe_distro`],
 //!   [`host::read_homedirs`]; [`launch::enter_snap_namespace`] with all it
 //!   calls: [`host::join_host_mount_ns`], the snap and global locks,
+//!   the device cgroup ([`snapcell_sys::cgroup::device::setup_device_cgroup`],
+//!   in the host's namespace under the snap lock, as current snapd),
 //!   [`reuse::inspect`], [`discard::discard_files`], [`host::prepare_host`],
 //!   [`bootstrap::create_scratch_dir`], [`bootstrap::populate`] (with
 //!   [`privtmp::setup_private_tmp`]), [`apply_profile::load_desired`] (read

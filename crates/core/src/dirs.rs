@@ -49,6 +49,29 @@ pub const SYSTEM_PARAMS: &str = "/var/lib/snapd/system-params";
 pub const LIBEXEC_DIR: &str = "/usr/lib/snapd";
 /// The host's description of itself.
 pub const OS_RELEASE: &str = "/etc/os-release";
+/// The cgroup file systems (v1 controllers in `devices/`, `freezer/`, ...,
+/// or the v2 hierarchy itself).
+pub const CGROUP_DIR: &str = "/sys/fs/cgroup";
+/// Where the v1 `devices` controller is mounted; a device cgroup is
+/// `snap.NAME.APP` in it.
+pub const CGROUP_V1_DEVICES_DIR: &str = "/sys/fs/cgroup/devices";
+/// The BPF file system.
+pub const BPF_FS_DIR: &str = "/sys/fs/bpf";
+/// Pinned v2 device maps (`snap_NAME_APP`).
+pub const BPF_SNAP_DIR: &str = "/sys/fs/bpf/snap";
+/// `snap.INSTANCE.device` files (snapd 2.62 and later).
+pub const DEVICE_CGROUP_INFO_DIR: &str = "/var/lib/snapd/cgroup";
+/// udev's tag index: `TAG/DEVICE-ID`, one empty file per tagged device.
+pub const UDEV_TAGS_DIR: &str = "/run/udev/tags";
+/// udev's database: one file per device (`DEVICE-ID`).
+pub const UDEV_DATA_DIR: &str = "/run/udev/data";
+/// Devices by number in sysfs (`char/MAJ:MIN`, `block/MAJ:MIN`).
+pub const SYS_DEV_DIR: &str = "/sys/dev";
+
+/// `snap.INSTANCE.device` in [`DEVICE_CGROUP_INFO_DIR`].
+pub fn device_cgroup_info_name(instance: &str) -> String {
+    format!("snap.{instance}.device")
+}
 
 /// `INSTANCE.mnt`, the preserved mount namespace of a snap in [`NS_DIR`].
 pub fn preserved_ns_name(instance: &str) -> String {

@@ -11,6 +11,7 @@
 
 pub mod apparmor;
 pub mod args;
+pub mod devices;
 pub mod dirs;
 pub mod entry;
 pub mod escape;

@@ -9,6 +9,8 @@
 //!   directory tree with backhand.
 //! * [`tree`]: describe a small directory tree (files with modes, symlinks,
 //!   directories) and write it out.
+//! * [`cgroup`]: throwaway cgroups, BPF pins and udev records for device
+//!   cgroup tests (removed by a guard, also on failure).
 //! * [`snapshot`]: a leak check over the test process's mount table and the
 //!   machine's attached loop devices.
 //! * `seccomp_probe` (x86_64): system calls with harmless arguments on every
@@ -20,6 +22,7 @@
 //! temporary directory under `/var/tmp`, which the world sees unchanged.
 #![forbid(unsafe_code)]
 
+pub mod cgroup;
 pub mod preserve;
 #[cfg(target_arch = "x86_64")]
 pub mod seccomp_probe;
