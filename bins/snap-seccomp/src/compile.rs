@@ -246,8 +246,9 @@ fn conditions(file: &str, rule: &Rule, ids: &mut Ids) -> Result<Vec<ScmpArgCompa
     Ok(out)
 }
 
-/// User and group ids by name, looked up once each through the system's
-/// user database (`getent`, which goes through NSS as snapd's lookup does).
+/// User and group ids by name, looked up once each in the system's user
+/// database, in process (`getpwnam_r`/`getgrnam_r`, through NSS as snapd's
+/// lookup goes). Messages as Go's `os/user`.
 #[derive(Default)]
 struct Ids {
     cache: HashMap<(bool, String), u64>,
@@ -258,28 +259,21 @@ impl Ids {
         if let Some(id) = self.cache.get(&(group, name.to_owned())) {
             return Ok(*id);
         }
-        let (db, what) = if group {
-            ("group", "group")
+        let found = if group {
+            snapcell_sys::users::gid_by_name(name)
         } else {
-            ("passwd", "user")
+            snapcell_sys::users::uid_by_name(name)
         };
-        let unknown = || format!("{what}: unknown {what} {name}");
-        let out = std::process::Command::new("getent")
-            .args([db, name])
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output()
-            .map_err(|e| format!("{what}: cannot look up {what} {name}: {e}"))?;
-        if !out.status.success() {
-            return Err(unknown());
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let line = text.lines().next().ok_or_else(unknown)?;
-        let id: u64 = line
-            .split(':')
-            .nth(2)
-            .and_then(|f| f.parse().ok())
-            .ok_or_else(unknown)?;
+        let (what, kind) = if group {
+            ("group", "groupname")
+        } else {
+            ("user", "username")
+        };
+        let id = match found {
+            Ok(Some(id)) => u64::from(id),
+            Ok(None) => return Err(format!("{what}: unknown {what} {name}")),
+            Err(e) => return Err(format!("user: lookup {kind} {name}: {}", os_error(&e))),
+        };
         self.cache.insert((group, name.to_owned()), id);
         Ok(id)
     }

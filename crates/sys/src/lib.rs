@@ -19,3 +19,4 @@ pub mod safefs;
 pub mod seccomp;
 pub mod snaplock;
 pub mod system;
+pub mod users;
