@@ -14,7 +14,7 @@ use libseccomp::ScmpFilterContext;
 use snapcell_core::seccomp::FilterRole;
 use snapcell_core::seccomp::bin2::{encode_bin2, parse_bin2};
 
-use crate::compile::{Compiled, Format, os_error};
+use crate::compile::{Compiled, Format, Program, os_error};
 
 /// What snapd 2.57 writes for an unrestricted profile, and reads as one.
 const LEGACY_UNRESTRICTED: &[u8] = b"@unrestricted\n";
@@ -35,9 +35,16 @@ pub fn write_compiled(out: &Path, compiled: &Compiled, format: Format) -> Result
     })
 }
 
-/// Export a filter's BPF, using the (still temporary) output file as
+/// Export a program's BPF, using the (still temporary) output file as
 /// scratch space: libseccomp 2.5 exports only to a descriptor.
-fn export(ctx: &ScmpFilterContext, scratch: &mut File) -> Result<Vec<u8>, String> {
+pub(crate) fn export(program: &Program, scratch: &mut File) -> Result<Vec<u8>, String> {
+    match program {
+        Program::Whole(ctx) => export_filter(ctx, scratch),
+        Program::Split(split) => split.assemble(|ctx| export_filter(ctx, scratch)),
+    }
+}
+
+fn export_filter(ctx: &ScmpFilterContext, scratch: &mut File) -> Result<Vec<u8>, String> {
     let io = |e: std::io::Error| format!("cannot export bpf filter: {}", os_error(&e));
     scratch.set_len(0).map_err(io)?;
     scratch.seek(SeekFrom::Start(0)).map_err(io)?;
