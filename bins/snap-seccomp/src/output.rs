@@ -6,8 +6,8 @@
 //! output, and an existing one is untouched.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use libseccomp::ScmpFilterContext;
@@ -44,15 +44,16 @@ pub(crate) fn export(program: &Program, scratch: &mut File) -> Result<Vec<u8>, S
     }
 }
 
+/// Each export is appended to the scratch file and read back from where it
+/// starts (a split program exports dozens of pieces).
 fn export_filter(ctx: &ScmpFilterContext, scratch: &mut File) -> Result<Vec<u8>, String> {
     let io = |e: std::io::Error| format!("cannot export bpf filter: {}", os_error(&e));
-    scratch.set_len(0).map_err(io)?;
-    scratch.seek(SeekFrom::Start(0)).map_err(io)?;
+    let start = scratch.stream_position().map_err(io)?;
     ctx.export_bpf(&*scratch)
         .map_err(|e| format!("cannot export bpf filter: {e}"))?;
-    let mut bytes = Vec::new();
-    scratch.seek(SeekFrom::Start(0)).map_err(io)?;
-    scratch.read_to_end(&mut bytes).map_err(io)?;
+    let end = scratch.stream_position().map_err(io)?;
+    let mut bytes = vec![0; (end - start) as usize];
+    scratch.read_exact_at(&mut bytes, start).map_err(io)?;
     Ok(bytes)
 }
 

@@ -31,8 +31,8 @@
 //! every one of those numbers.
 //!
 //! Only for x86_64 and i386 (the multiplexing of other architectures is not
-//! modelled here); elsewhere, or when a piece refuses a rule, the whole
-//! filter is built as one, as before.
+//! modelled here) and for more than `2 * PER_PIECE` rules; otherwise, or
+//! when a piece refuses a rule, the whole filter is built as one, as before.
 
 use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpFilterContext, ScmpSyscall};
 use snapcell_core::seccomp::bpf::{
@@ -110,7 +110,11 @@ pub fn build(
     rules: &[Rule],
     new_filter: impl Fn(ScmpArch) -> Option<ScmpFilterContext>,
 ) -> Option<Split> {
-    if arches.is_empty() || arches.iter().any(|a| audit(*a).is_none()) {
+    // A small filter is cheap whole, and smaller.
+    if rules.len() <= 2 * PER_PIECE
+        || arches.is_empty()
+        || arches.iter().any(|a| audit(*a).is_none())
+    {
         return None;
     }
     let mut out = Vec::new();
