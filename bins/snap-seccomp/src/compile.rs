@@ -14,6 +14,9 @@
 //!   takes about log2(N) comparisons instead of up to N. Unconditional rules
 //!   stay pure comparisons of the number, so the kernel's per-filter action
 //!   cache (Linux 5.11+) still skips the filters for those calls entirely.
+//! * The allow filter of a large profile is built as many small libseccomp
+//!   filters behind a dispatcher (`split`): libseccomp's build time grows
+//!   with the square of a filter's size. The decisions are the same.
 //! * `--format=bin` builds the one program snapd 2.57 reads: the allow
 //!   filter, with the `~` rules in it too (2.57 itself drops them as unknown
 //!   names; snapd 2.60–2.62 put them in its single filter). In one filter
