@@ -16,6 +16,9 @@
 //!   takes about log2(N) comparisons instead of up to N. Unconditional rules
 //!   stay pure comparisons of the number, so the kernel's per-filter action
 //!   cache (Linux 5.11+) still skips the filters for those calls entirely.
+//! * The allow filter of a large profile is built as many small libseccomp
+//!   filters behind a dispatcher (`split`): libseccomp's build time grows
+//!   with the square of a filter's size. The decisions are the same.
 //! * `--format=bin` builds the one program snapd 2.57 reads: the allow
 //!   filter, with the `~` rules in it too (2.57 itself drops them as unknown
 //!   names; snapd 2.60–2.62 put them in its single filter). In one filter
@@ -37,6 +40,7 @@ use snapcell_core::seccomp::lang::{
 };
 
 use crate::output;
+use crate::split;
 
 const EPERM: i32 = 1;
 const EACCES: i32 = 13;
@@ -55,24 +59,35 @@ pub enum Format {
 pub enum Compiled {
     Unrestricted,
     Filters {
-        allow: ScmpFilterContext,
+        allow: Program,
         /// `None` for [`Format::Bin`].
-        deny: Option<ScmpFilterContext>,
+        deny: Option<Program>,
     },
+}
+
+/// One BPF program to export.
+pub enum Program {
+    /// One libseccomp filter.
+    Whole(ScmpFilterContext),
+    /// Many, glued behind a dispatcher (`split`): much cheaper to build.
+    Split(split::Split),
 }
 
 /// `snap-seccomp compile IN OUT`.
 pub fn compile_file(input: &str, out: &Path, format: Format) -> Result<(), String> {
     let data = read_limited(input)?;
     let profile = lang::parse(input, &data, &is_known).map_err(|e| e.to_string())?;
-    let compiled = build(input, &profile, format)?;
+    // The debug dump shows each filter as one libseccomp filter.
+    let debug = std::env::var("SNAP_SECCOMP_DEBUG").is_ok_and(|v| is_true(&v));
+    let compiled = build(input, &profile, format, !debug)?;
     if let Compiled::Filters { allow, deny } = &compiled
-        && std::env::var("SNAP_SECCOMP_DEBUG").is_ok_and(|v| is_true(&v))
+        && debug
     {
         let stdout = std::io::stdout();
-        let _ = allow.export_pfc(&stdout);
-        if let Some(deny) = deny {
-            let _ = deny.export_pfc(&stdout);
+        for program in std::iter::once(allow).chain(deny) {
+            if let Program::Whole(ctx) = program {
+                let _ = ctx.export_pfc(&stdout);
+            }
         }
     }
     output::write_compiled(out, &compiled, format)
@@ -157,7 +172,25 @@ fn new_filter(default: ScmpAction) -> Result<ScmpFilterContext, String> {
     Ok(ctx)
 }
 
-pub fn build(file: &str, profile: &SourceProfile, format: Format) -> Result<Compiled, String> {
+/// A filter for `arch` alone (a piece of a split filter).
+fn new_piece(default: ScmpAction, arch: ScmpArch) -> Option<ScmpFilterContext> {
+    let mut ctx = ScmpFilterContext::new(default).ok()?;
+    let native = ScmpArch::native();
+    if arch != native {
+        ctx.add_arch(arch).ok()?;
+        ctx.remove_arch(native).ok()?;
+    }
+    ctx.set_ctl_optimize(2).ok()?;
+    Some(ctx)
+}
+
+/// `split`: build the allow filter in pieces where that applies.
+pub fn build(
+    file: &str,
+    profile: &SourceProfile,
+    format: Format,
+    split: bool,
+) -> Result<Compiled, String> {
     if profile.unrestricted {
         return Ok(Compiled::Unrestricted);
     }
@@ -165,11 +198,6 @@ pub fn build(file: &str, profile: &SourceProfile, format: Format) -> Result<Comp
         ScmpAction::Log
     } else {
         ScmpAction::Errno(EPERM)
-    };
-    let mut allow = new_filter(default)?;
-    let mut deny = match format {
-        Format::Bin2 => Some(new_filter(ScmpAction::Allow)?),
-        Format::Bin => None,
     };
     if format == Format::Bin {
         for deny in profile.rules.iter().filter(|r| r.action == Action::Deny) {
@@ -185,35 +213,73 @@ pub fn build(file: &str, profile: &SourceProfile, format: Format) -> Result<Comp
             }
         }
     }
+    // Each rule resolved, in file order, for the filter it goes into.
     let mut ids = Ids::default();
+    let (mut allow, mut deny) = (Resolved::default(), Resolved::default());
     for rule in &profile.rules {
         let conditions = conditions(file, rule, &mut ids)?;
-        let (ctx, action) = match rule.action {
-            Action::Allow => (&mut allow, ScmpAction::Allow),
-            Action::Deny => (
-                deny.as_mut().unwrap_or(&mut allow),
-                ScmpAction::Errno(EACCES),
-            ),
-            Action::Enosys => (&mut allow, ScmpAction::Errno(ENOSYS)),
-        };
         // is_known said yes, so the name resolves.
         let syscall = ScmpSyscall::from_name(&rule.syscall)
             .map_err(|e| format!("cannot resolve {}: {e}", quote(&rule.syscall)))?;
+        let (list, action) = match rule.action {
+            Action::Allow => (&mut allow, ScmpAction::Allow),
+            Action::Deny if format == Format::Bin => (&mut allow, ScmpAction::Errno(EACCES)),
+            Action::Deny => (&mut deny, ScmpAction::Errno(EACCES)),
+            Action::Enosys => (&mut allow, ScmpAction::Errno(ENOSYS)),
+        };
+        list.lines.push(rule);
+        list.rules.push(split::Rule {
+            name: &rule.syscall,
+            action,
+            syscall,
+            conditions,
+        });
+    }
+    let allow = program(file, default, &allow, split)?;
+    let deny = match format {
+        Format::Bin2 => Some(program(file, ScmpAction::Allow, &deny, false)?),
+        Format::Bin => None,
+    };
+    Ok(Compiled::Filters { allow, deny })
+}
+
+#[derive(Default)]
+struct Resolved<'a> {
+    lines: Vec<&'a Rule>,
+    rules: Vec<split::Rule<'a>>,
+}
+
+fn program(
+    file: &str,
+    default: ScmpAction,
+    resolved: &Resolved,
+    split: bool,
+) -> Result<Program, String> {
+    if split {
+        let arches: Vec<ScmpArch> = std::iter::once(ScmpArch::native())
+            .chain(compat_arch())
+            .collect();
+        if let Some(s) = split::build(&arches, &resolved.rules, |arch| new_piece(default, arch)) {
+            return Ok(Program::Split(s));
+        }
+    }
+    let mut ctx = new_filter(default)?;
+    for (line, rule) in resolved.lines.iter().zip(&resolved.rules) {
         if ctx
-            .add_rule_conditional_exact(action, syscall, &conditions)
+            .add_rule_conditional_exact(rule.action, rule.syscall, &rule.conditions)
             .is_err()
         {
-            ctx.add_rule_conditional(action, syscall, &conditions)
+            ctx.add_rule_conditional(rule.action, rule.syscall, &rule.conditions)
                 .map_err(|e| {
                     format!(
                         "{file}:{}: cannot add rule for line {}: {e}",
-                        rule.line,
-                        quote(&rule.text)
+                        line.line,
+                        quote(&line.text)
                     )
                 })?;
         }
     }
-    Ok(Compiled::Filters { allow, deny })
+    Ok(Program::Whole(ctx))
 }
 
 fn conditions(file: &str, rule: &Rule, ids: &mut Ids) -> Result<Vec<ScmpArgCompare>, String> {
@@ -250,8 +316,9 @@ fn conditions(file: &str, rule: &Rule, ids: &mut Ids) -> Result<Vec<ScmpArgCompa
     Ok(out)
 }
 
-/// User and group ids by name, looked up once each through the system's
-/// user database (`getent`, which goes through NSS as snapd's lookup does).
+/// User and group ids by name, looked up once each in the system's user
+/// database, in process (`getpwnam_r`/`getgrnam_r`, through NSS as snapd's
+/// lookup goes). Messages as Go's `os/user`.
 #[derive(Default)]
 struct Ids {
     cache: HashMap<(bool, String), u64>,
@@ -262,28 +329,21 @@ impl Ids {
         if let Some(id) = self.cache.get(&(group, name.to_owned())) {
             return Ok(*id);
         }
-        let (db, what) = if group {
-            ("group", "group")
+        let found = if group {
+            snapcell_sys::users::gid_by_name(name)
         } else {
-            ("passwd", "user")
+            snapcell_sys::users::uid_by_name(name)
         };
-        let unknown = || format!("{what}: unknown {what} {name}");
-        let out = std::process::Command::new("getent")
-            .args([db, name])
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output()
-            .map_err(|e| format!("{what}: cannot look up {what} {name}: {e}"))?;
-        if !out.status.success() {
-            return Err(unknown());
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let line = text.lines().next().ok_or_else(unknown)?;
-        let id: u64 = line
-            .split(':')
-            .nth(2)
-            .and_then(|f| f.parse().ok())
-            .ok_or_else(unknown)?;
+        let (what, kind) = if group {
+            ("group", "groupname")
+        } else {
+            ("user", "username")
+        };
+        let id = match found {
+            Ok(Some(id)) => u64::from(id),
+            Ok(None) => return Err(format!("{what}: unknown {what} {name}")),
+            Err(e) => return Err(format!("user: lookup {kind} {name}: {}", os_error(&e))),
+        };
         self.cache.insert((group, name.to_owned()), id);
         Ok(id)
     }

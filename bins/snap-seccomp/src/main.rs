@@ -17,6 +17,7 @@ mod compile;
 mod elf;
 mod output;
 mod sha256;
+mod split;
 mod version;
 
 use std::path::Path;

@@ -6,15 +6,15 @@
 //! output, and an existing one is untouched.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use libseccomp::ScmpFilterContext;
 use snapcell_core::seccomp::FilterRole;
 use snapcell_core::seccomp::bin2::{encode_bin2, parse_bin2};
 
-use crate::compile::{Compiled, Format, os_error};
+use crate::compile::{Compiled, Format, Program, os_error};
 
 /// What snapd 2.57 writes for an unrestricted profile, and reads as one.
 const LEGACY_UNRESTRICTED: &[u8] = b"@unrestricted\n";
@@ -35,17 +35,25 @@ pub fn write_compiled(out: &Path, compiled: &Compiled, format: Format) -> Result
     })
 }
 
-/// Export a filter's BPF, using the (still temporary) output file as
+/// Export a program's BPF, using the (still temporary) output file as
 /// scratch space: libseccomp 2.5 exports only to a descriptor.
-fn export(ctx: &ScmpFilterContext, scratch: &mut File) -> Result<Vec<u8>, String> {
+pub(crate) fn export(program: &Program, scratch: &mut File) -> Result<Vec<u8>, String> {
+    match program {
+        Program::Whole(ctx) => export_filter(ctx, scratch),
+        Program::Split(split) => split.assemble(|ctx| export_filter(ctx, scratch)),
+    }
+}
+
+/// Each export is appended to the scratch file and read back from where it
+/// starts (a split program exports dozens of pieces).
+fn export_filter(ctx: &ScmpFilterContext, scratch: &mut File) -> Result<Vec<u8>, String> {
     let io = |e: std::io::Error| format!("cannot export bpf filter: {}", os_error(&e));
-    scratch.set_len(0).map_err(io)?;
-    scratch.seek(SeekFrom::Start(0)).map_err(io)?;
+    let start = scratch.stream_position().map_err(io)?;
     ctx.export_bpf(&*scratch)
         .map_err(|e| format!("cannot export bpf filter: {e}"))?;
-    let mut bytes = Vec::new();
-    scratch.seek(SeekFrom::Start(0)).map_err(io)?;
-    scratch.read_to_end(&mut bytes).map_err(io)?;
+    let end = scratch.stream_position().map_err(io)?;
+    let mut bytes = vec![0; (end - start) as usize];
+    scratch.read_exact_at(&mut bytes, start).map_err(io)?;
     Ok(bytes)
 }
 

@@ -20,3 +20,4 @@ pub mod safefs;
 pub mod seccomp;
 pub mod snaplock;
 pub mod system;
+pub mod users;

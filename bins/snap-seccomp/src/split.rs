@@ -1,0 +1,598 @@
+//! A large filter built in pieces, to make compiling cheap.
+//!
+//! libseccomp 2.5's costs grow with the square of a filter's size: every
+//! rule added walks the whole rule list of each architecture twice (the
+//! transaction's shadow copy), and the BPF generator looks its blocks up in
+//! a hash table that only ever uses 8 buckets (`_BPF_HASH_MASK` is
+//! `_BPF_HASH_BITS - 1`). snapd's template (about 400 rules on two
+//! architectures) spends most of its compile time there.
+//!
+//! So the allow filter is built as many small libseccomp filters, one
+//! architecture each, each holding the rules of a range of system call
+//! numbers, exported one by one and glued behind a small dispatcher:
+//!
+//! ```text
+//!     ld arch; jeq I386 → i386 dispatch; else x86_64 dispatch
+//!     x86_64 dispatch: ld nr; binary search of the ranges → ja piece
+//!     i386 dispatch:   ld nr; socketcall, ipc and their direct numbers
+//!                      → ja the multiplexed piece; binary search → ja piece
+//!     piece, piece, ...   (each a whole libseccomp program)
+//! ```
+//!
+//! Each piece is a complete program with libseccomp's own preamble (its
+//! architecture check, x32 check and default action), so a system call sent
+//! to any piece that has no rule for it gets the same answer as from the
+//! whole filter: the default action, or KILL_THREAD for an architecture the
+//! filter does not cover (these go to the last architecture's pieces). The
+//! dispatcher only has to send each system call number to the piece holding
+//! its rules. On i386 libseccomp turns a rule for a socket or SysV IPC call
+//! into rules on both `socketcall`/`ipc` and the direct system call, so all
+//! those names, and any name with no i386 number, share one piece that gets
+//! every one of those numbers.
+//!
+//! Only for x86_64 and i386 (the multiplexing of other architectures is not
+//! modelled here) and for more than `2 * PER_PIECE` rules; otherwise, or
+//! when a piece refuses a rule, the whole filter is built as one, as before.
+
+use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpFilterContext, ScmpSyscall};
+use snapcell_core::seccomp::bpf::{
+    AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, DATA_ARCH, DATA_NR, JMP_JA, JMP_JEQ_K, JMP_JGE_K, LD_W_ABS,
+    SockFilter,
+};
+
+/// Distinct system calls per piece: small enough that the quadratic costs
+/// vanish, large enough that the pieces' own preambles stay few.
+const PER_PIECE: usize = 24;
+
+/// i386 numbers libseccomp may emit for a rule on a socket or SysV IPC
+/// call: `socketcall` (102) and `ipc` (117), which it multiplexes them
+/// through, and their direct numbers: `recvmmsg` (337), `sendmmsg` (345),
+/// `socket` to `shutdown` (359-373), `semget` to `msgctl` (393-402).
+/// (A test checks this against libseccomp's tables.)
+const I386_MUX: [(u32, u32); 6] = [
+    (102, 102),
+    (117, 117),
+    (337, 337),
+    (345, 345),
+    (359, 373),
+    (393, 402),
+];
+const I386_SOCKETCALL: i32 = 102;
+const I386_IPC: i32 = 117;
+
+/// One rule, resolved.
+pub struct Rule<'a> {
+    pub name: &'a str,
+    pub action: ScmpAction,
+    pub syscall: ScmpSyscall,
+    pub conditions: Vec<ScmpArgCompare>,
+}
+
+/// The pieces of one architecture.
+struct ArchPieces {
+    audit: u32,
+    /// (lowest system call number, filter), by number.
+    ranges: Vec<(u32, ScmpFilterContext)>,
+    /// i386: the piece for the multiplexed calls (all of `I386_MUX`).
+    mux: Option<ScmpFilterContext>,
+}
+
+pub struct Split {
+    arches: Vec<ArchPieces>,
+}
+
+fn audit(arch: ScmpArch) -> Option<u32> {
+    match arch {
+        ScmpArch::X8664 => Some(AUDIT_ARCH_X86_64),
+        ScmpArch::X86 => Some(AUDIT_ARCH_I386),
+        _ => None,
+    }
+}
+
+fn is_i386_mux(nr: u32) -> bool {
+    I386_MUX.iter().any(|&(lo, hi)| (lo..=hi).contains(&nr))
+}
+
+/// Whether libseccomp multiplexes `name` on i386 (through `socketcall` or
+/// `ipc`), or `name` is one of those two.
+fn is_i386_muxed(name: &str) -> bool {
+    matches!(
+        ScmpSyscall::from_name_by_arch_rewrite(name, ScmpArch::X86).map(i32::from),
+        Ok(I386_SOCKETCALL | I386_IPC)
+    )
+}
+
+/// Build `rules` in pieces for `arches`; `None` where this does not apply
+/// or libseccomp refuses a rule (the caller then builds the whole filter,
+/// which reports the error as before).
+pub fn build(
+    arches: &[ScmpArch],
+    rules: &[Rule],
+    new_filter: impl Fn(ScmpArch) -> Option<ScmpFilterContext>,
+) -> Option<Split> {
+    // A small filter is cheap whole, and smaller.
+    if rules.len() <= 2 * PER_PIECE
+        || arches.is_empty()
+        || arches.iter().any(|a| audit(*a).is_none())
+    {
+        return None;
+    }
+    let mut out = Vec::new();
+    for &arch in arches {
+        // The number of each rule on this architecture (negative: none).
+        let numbers: Vec<i32> = rules
+            .iter()
+            .map(|r| {
+                ScmpSyscall::from_name_by_arch(r.name, arch)
+                    .map(i32::from)
+                    .unwrap_or(-1)
+            })
+            .collect();
+        let i386 = arch == ScmpArch::X86;
+        let muxed: Vec<bool> = rules
+            .iter()
+            .zip(&numbers)
+            .map(|(r, &n)| i386 && (n < 0 || is_i386_mux(n as u32) || is_i386_muxed(r.name)))
+            .collect();
+        let mut distinct: Vec<u32> = numbers
+            .iter()
+            .zip(&muxed)
+            .filter(|&(&n, &m)| n >= 0 && !m)
+            .map(|(&n, _)| n as u32)
+            .collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let mut lows: Vec<u32> = distinct.chunks(PER_PIECE).map(|c| c[0]).collect();
+        if lows.is_empty() {
+            lows.push(0);
+        }
+        lows[0] = 0;
+        let mut ranges = Vec::with_capacity(lows.len());
+        for &lo in &lows {
+            ranges.push((lo, new_filter(arch)?));
+        }
+        let mut mux = if arch == ScmpArch::X86 {
+            Some(new_filter(arch)?)
+        } else {
+            None
+        };
+        for ((rule, &n), &m) in rules.iter().zip(&numbers).zip(&muxed) {
+            let ctx = if m {
+                mux.as_mut()?
+            } else {
+                // A name with no number here: libseccomp drops it for
+                // this architecture, in any piece.
+                let n = n.max(0) as u32;
+                let i = lows.partition_point(|&lo| lo <= n) - 1;
+                &mut ranges[i].1
+            };
+            // With one architecture `_exact` would succeed where snapd's
+            // (two architectures) fails and falls back to this.
+            ctx.add_rule_conditional(rule.action, rule.syscall, &rule.conditions)
+                .ok()?;
+        }
+        out.push(ArchPieces {
+            audit: audit(arch)?,
+            ranges,
+            mux,
+        });
+    }
+    Some(Split { arches: out })
+}
+
+/// A jump target while the dispatcher is laid out.
+#[derive(Clone, Copy, PartialEq)]
+enum Label {
+    Arch(usize),
+    Range(usize, usize),
+    Mux(usize),
+    Local(usize),
+}
+
+enum Ins {
+    Stmt(SockFilter),
+    /// `jeq`/`jge k` to `t`, else fall through to the next instruction.
+    Jump(u16, u32, Label),
+    /// `jge k`: to `t` if taken, to `f` if not.
+    Jge(u32, Label, Label),
+    /// `ja` anywhere.
+    Goto(Label),
+    Here(Label),
+}
+
+impl Split {
+    /// Export every piece (through `export`) and glue them.
+    pub fn assemble(
+        &self,
+        mut export: impl FnMut(&ScmpFilterContext) -> Result<Vec<u8>, String>,
+    ) -> Result<Vec<u8>, String> {
+        let mut code = vec![Ins::Stmt(SockFilter::stmt(LD_W_ABS, DATA_ARCH))];
+        // All but the last architecture by their audit value; anything
+        // else goes to the last one's pieces, whose preamble kills it.
+        for (a, pieces) in self.arches.iter().enumerate().rev().skip(1) {
+            code.push(Ins::Jump(JMP_JEQ_K, pieces.audit, Label::Arch(a)));
+        }
+        let mut local = 0;
+        for (a, pieces) in self.arches.iter().enumerate().rev() {
+            code.push(Ins::Here(Label::Arch(a)));
+            code.push(Ins::Stmt(SockFilter::stmt(LD_W_ABS, DATA_NR)));
+            if pieces.mux.is_some() {
+                // Conditional jumps reach 255 instructions: to the piece
+                // through a local `ja`.
+                let (mux, rest) = (Label::Local(local), Label::Local(local + 1));
+                local += 2;
+                for &(lo, hi) in &I386_MUX {
+                    if lo == hi {
+                        code.push(Ins::Jump(JMP_JEQ_K, lo, mux));
+                    } else {
+                        // lo <= nr <= hi: jge lo, then jge hi+1 not taken.
+                        let (inside, next) = (Label::Local(local), Label::Local(local + 1));
+                        local += 2;
+                        code.push(Ins::Jge(lo, inside, next));
+                        code.push(Ins::Here(inside));
+                        code.push(Ins::Jge(hi + 1, next, mux));
+                        code.push(Ins::Here(next));
+                    }
+                }
+                code.push(Ins::Goto(rest));
+                code.push(Ins::Here(mux));
+                code.push(Ins::Goto(Label::Mux(a)));
+                code.push(Ins::Here(rest));
+            }
+            let lows: Vec<u32> = pieces.ranges.iter().map(|(lo, _)| *lo).collect();
+            search(&mut code, &mut local, a, &lows, 0, lows.len());
+        }
+        let mut bodies = Vec::new();
+        for (a, pieces) in self.arches.iter().enumerate() {
+            for (i, (_, ctx)) in pieces.ranges.iter().enumerate() {
+                bodies.push((Label::Range(a, i), export(ctx)?));
+            }
+            if let Some(ctx) = &pieces.mux {
+                bodies.push((Label::Mux(a), export(ctx)?));
+            }
+        }
+        // Lay out: dispatcher, then the pieces.
+        let mut at: Vec<(Label, usize)> = Vec::new();
+        let mut pc = 0;
+        for ins in &code {
+            match ins {
+                Ins::Here(l) => at.push((*l, pc)),
+                _ => pc += 1,
+            }
+        }
+        for (label, body) in &bodies {
+            at.push((*label, pc));
+            pc += body.len() / 8;
+        }
+        let find = |l: Label| -> usize {
+            at.iter()
+                .find(|(x, _)| *x == l)
+                .map(|(_, p)| *p)
+                .expect("every label is placed")
+        };
+        let short = |from: usize, to: Label| -> Result<u8, String> {
+            u8::try_from(find(to) - from - 1)
+                .map_err(|_| "internal error: dispatcher jump too long".to_string())
+        };
+        let mut out = Vec::with_capacity(pc * 8);
+        let mut pc = 0;
+        for ins in &code {
+            let insn = match *ins {
+                Ins::Here(_) => continue,
+                Ins::Stmt(s) => s,
+                Ins::Jump(op, k, t) => SockFilter::jump(op, k, short(pc, t)?, 0),
+                Ins::Jge(k, t, f) => SockFilter::jump(JMP_JGE_K, k, short(pc, t)?, short(pc, f)?),
+                Ins::Goto(t) => SockFilter::stmt(JMP_JA, (find(t) - pc - 1) as u32),
+            };
+            out.extend_from_slice(&insn.to_bytes());
+            pc += 1;
+        }
+        for (_, body) in bodies {
+            out.extend_from_slice(&body);
+        }
+        Ok(out)
+    }
+}
+
+/// A binary search of `lows[from..to]` (the number is in A): each leaf
+/// jumps to its piece.
+fn search(
+    code: &mut Vec<Ins>,
+    local: &mut usize,
+    arch: usize,
+    lows: &[u32],
+    from: usize,
+    to: usize,
+) {
+    if to - from == 1 {
+        code.push(Ins::Goto(Label::Range(arch, from)));
+        return;
+    }
+    let mid = from + (to - from) / 2;
+    let (high, low) = (Label::Local(*local), Label::Local(*local + 1));
+    *local += 2;
+    code.push(Ins::Jge(lows[mid], high, low));
+    code.push(Ins::Here(low));
+    search(code, local, arch, lows, from, mid);
+    code.push(Ins::Here(high));
+    search(code, local, arch, lows, mid, to);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::{Compiled, Format, Program, build, is_known};
+    use snapcell_core::seccomp::bpf::{AUDIT_ARCH_AARCH64, X32_SYSCALL_BIT};
+    use snapcell_core::seccomp::lang;
+
+    /// A classic BPF interpreter over `seccomp_data` (what the kernel runs).
+    fn run(prog: &[SockFilter], arch: u32, nr: u32, args: &[u64; 6]) -> u32 {
+        let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
+        loop {
+            let SockFilter { code, jt, jf, k } = prog[pc];
+            pc += 1;
+            match code & 7 {
+                0 if code == LD_W_ABS => {
+                    a = match k {
+                        0 => nr,
+                        4 => arch,
+                        8 | 12 => 0,
+                        k => {
+                            let arg = args[(k as usize - 16) / 8];
+                            if (k - 16) % 8 == 4 {
+                                (arg >> 32) as u32
+                            } else {
+                                arg as u32
+                            }
+                        }
+                    }
+                }
+                0 => a = k,
+                1 => x = k,
+                4 => match code & 0xf0 {
+                    0x50 => a &= k,
+                    0x40 => a |= k,
+                    op => panic!("alu {op:#x}"),
+                },
+                5 => {
+                    let v = if code & 8 != 0 { x } else { k };
+                    let taken = match code & 0xf0 {
+                        0x00 => {
+                            pc += k as usize;
+                            continue;
+                        }
+                        0x10 => a == v,
+                        0x20 => a > v,
+                        0x30 => a >= v,
+                        0x40 => a & v != 0,
+                        op => panic!("jmp {op:#x}"),
+                    };
+                    pc += usize::from(if taken { jt } else { jf });
+                }
+                6 => return if code & 0x10 != 0 { a } else { k },
+                7 => {
+                    if code & 0xf8 == 0x80 {
+                        a = x
+                    } else {
+                        x = a
+                    }
+                }
+                c => panic!("class {c}"),
+            }
+        }
+    }
+
+    fn program(bytes: &[u8]) -> Vec<SockFilter> {
+        bytes
+            .chunks(8)
+            .map(|b| SockFilter {
+                code: u16::from_ne_bytes([b[0], b[1]]),
+                jt: b[2],
+                jf: b[3],
+                k: u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
+            })
+            .collect()
+    }
+
+    fn exported(compiled: &Compiled) -> Vec<Vec<SockFilter>> {
+        let Compiled::Filters { allow, deny } = compiled else {
+            panic!("unrestricted")
+        };
+        let mut scratch = tempfile::tempfile().unwrap();
+        std::iter::once(allow)
+            .chain(deny)
+            .map(|p| program(&crate::output::export(p, &mut scratch).unwrap()))
+            .collect()
+    }
+
+    /// Split and whole filters decide alike on every system call number of
+    /// both architectures (and x32, and a foreign architecture), for
+    /// argument values around those the rules name.
+    fn assert_same(src: &str) {
+        let profile = lang::parse("t.src", src.as_bytes(), &is_known).unwrap();
+        for format in [Format::Bin2, Format::Bin] {
+            let split = build("t.src", &profile, format, true).unwrap();
+            assert!(matches!(
+                &split,
+                Compiled::Filters {
+                    allow: Program::Split(_),
+                    ..
+                }
+            ));
+            let whole = build("t.src", &profile, format, false).unwrap();
+            let (split, whole) = (exported(&split), exported(&whole));
+            let values: &[u64] = &[
+                0,
+                1,
+                2,
+                3,
+                4,
+                5,
+                9,
+                10,
+                11,
+                16,
+                17,
+                19,
+                20,
+                21,
+                38,
+                0x5412,
+                0x541c,
+                0o10000,
+                0o20000,
+                0o60000,
+                0o100000,
+                0o4000,
+                0xffff_ffff,
+                u64::MAX,
+                1 << 32 | 0x5412,
+            ];
+            let mut vectors = vec![[0u64; 6]];
+            for &v in values {
+                vectors.push([v; 6]);
+                for i in 0..4 {
+                    let mut a = [0u64; 6];
+                    a[i] = v;
+                    vectors.push(a);
+                }
+            }
+            let nrs = (0..=470u32)
+                .chain((0..=20).map(|n| n | X32_SYSCALL_BIT))
+                .chain([1000, 0x3fff_ffff, u32::MAX]);
+            let arches = [AUDIT_ARCH_X86_64, AUDIT_ARCH_I386, AUDIT_ARCH_AARCH64];
+            for nr in nrs {
+                for arch in arches {
+                    for args in &vectors {
+                        let decide = |stack: &[Vec<SockFilter>]| {
+                            stack
+                                .iter()
+                                .map(|p| run(p, arch, nr, args))
+                                .collect::<Vec<_>>()
+                        };
+                        assert_eq!(
+                            decide(&split),
+                            decide(&whole),
+                            "{format:?} arch {arch:#x} nr {nr} args {args:x?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn i386_mux_holds_every_direct_number_of_a_multiplexed_call() {
+        let mut found = 0;
+        for nr in 0..1024 {
+            if let Ok(name) = ScmpSyscall::from(nr).get_name_by_arch(ScmpArch::X86)
+                && is_i386_muxed(&name)
+            {
+                assert!(is_i386_mux(nr as u32), "{name} ({nr})");
+                found += 1;
+            }
+        }
+        // socketcall, ipc, recvmmsg, sendmmsg, 15 direct socket calls and
+        // 10 direct IPC calls in libseccomp 2.5.4.
+        assert!(found >= 29, "{found}");
+    }
+
+    #[test]
+    fn split_decides_as_whole_on_a_mixed_profile() {
+        let mut src = String::from("read\nwrite\nclose\nexit_group\nrt_sigreturn\n");
+        // Argument rules, i386 socketcall/ipc multiplexing, 32-bit ids,
+        // names of one architecture only, deny rules.
+        src.push_str(
+            "socket AF_UNIX\nsocket AF_INET6 - 0\nsocket AF_NETLINK - NETLINK_ROUTE\nbind\n\
+             accept4\nsetsockopt - 1 -\nrecvmmsg\nsendmsg\nshmctl\nsemop\nmsgrcv\nipc\n\
+             chown - u:root g:root\nchown32 - 0 -1\nfchown - -1 g:root\nsetuid 0\n\
+             setpriority PRIO_PROCESS 0 <=19\nmknodat - - |S_IFIFO -\nioctl - !TIOCSTI\n\
+             arch_prctl\nmmap2\n_llseek\nsocketcall\nkcmp - - 0\ncopy_file_range - - - - - 0\n\
+             ~ioctl - 4294967295|TIOCSTI\n~chmod - |S_ISUID\n~openat2\nopenat\nchmod\n",
+        );
+        // Enough names for several pieces per architecture.
+        for name in [
+            "getpid",
+            "getppid",
+            "futex",
+            "clone",
+            "clone3",
+            "execve",
+            "mprotect",
+            "munmap",
+            "brk",
+            "pipe2",
+            "dup3",
+            "epoll_wait",
+            "epoll_ctl",
+            "eventfd2",
+            "timerfd_create",
+            "prctl",
+            "uname",
+            "fcntl",
+            "flock",
+            "fsync",
+            "truncate",
+            "getdents64",
+            "getcwd",
+            "chdir",
+            "rename",
+            "mkdir",
+            "rmdir",
+            "link",
+            "unlink",
+            "symlink",
+            "readlink",
+            "umask",
+            "gettimeofday",
+            "getrlimit",
+            "getrusage",
+            "sysinfo",
+            "times",
+            "getuid",
+            "getgid",
+            "geteuid",
+            "getegid",
+            "setpgid",
+            "getpgrp",
+            "setsid",
+            "sched_yield",
+            "statx",
+            "close_range",
+            "faccessat2",
+            "epoll_pwait2",
+            "futex_waitv",
+            "rseq",
+            "membarrier",
+            "memfd_create",
+            "getrandom",
+            "pidfd_open",
+            "waitid",
+            "tgkill",
+        ] {
+            src.push_str(name);
+            src.push('\n');
+        }
+        assert_same(&src);
+    }
+
+    #[test]
+    fn split_decides_as_whole_on_snapd_257s_template() {
+        let Ok(data) = std::fs::read("/usr/lib/snapd/snapd") else {
+            eprintln!("SKIPPED: no /usr/lib/snapd/snapd");
+            return;
+        };
+        let start = b"# Description: Allows access to app-specific directories and basic runtime\n#\n# The default seccomp";
+        let Some(i) = data.windows(start.len()).position(|w| w == start) else {
+            eprintln!("SKIPPED: no template in /usr/lib/snapd/snapd");
+            return;
+        };
+        let rest = &data[i..];
+        let end = rest
+            .iter()
+            .position(|&b| !(b == b'\n' || b == b'\t' || (0x20..0x7f).contains(&b)))
+            .unwrap();
+        let template = String::from_utf8(rest[..end].to_vec()).unwrap();
+        assert_same(&format!("{template}\nbind\nlisten\naccept4\nsetuid\n"));
+    }
+}
