@@ -70,6 +70,19 @@ fn atomic_write(
     let name = out
         .file_name()
         .ok_or_else(|| format!("cannot write {}: not a file name", out.display()))?;
+    // Renaming over OUT replaces whatever is there. A symlink, a device
+    // (`/dev/stdout`, `/dev/null`) or a directory given by mistake would be
+    // replaced by a regular file: only a regular file is ever replaced.
+    // (snapd's AtomicWriteFile renames over anything.)
+    match std::fs::symlink_metadata(out) {
+        Ok(meta) if !meta.file_type().is_file() => {
+            return Err(format!(
+                "cannot write {}: it exists and is not a regular file",
+                out.display()
+            ));
+        }
+        _ => {}
+    }
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())

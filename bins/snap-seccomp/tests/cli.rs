@@ -169,19 +169,60 @@ fn a_failed_compile_leaves_an_existing_output_untouched() {
         3,
         "no temporary file left"
     );
-    // An unwritable output directory: an error, nothing written.
+    // An unwritable output directory (absent, whatever the machine has):
+    // an error, nothing written.
+    let absent = dir.path().join("absent-dir");
     let o = run(
         OURS,
         &[
             "compile",
             good.to_str().unwrap(),
-            "/nonexistent-dir/out.bin2",
+            absent.join("out.bin2").to_str().unwrap(),
         ],
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        text(&o.stderr).starts_with("error: open /nonexistent-dir/."),
+        text(&o.stderr).starts_with(&format!("error: open {}/.", absent.display())),
         "{o:?}"
+    );
+}
+
+#[test]
+fn an_output_that_is_not_a_regular_file_is_never_replaced() {
+    // A symlink (to a file or to a device such as /dev/stdout) or a
+    // directory given as OUT stays what it is.
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("p.src");
+    std::fs::write(&src, "read\n").unwrap();
+    let target = dir.path().join("target");
+    std::fs::write(&target, b"keep").unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let subdir = dir.path().join("subdir");
+    std::fs::create_dir(&subdir).unwrap();
+    for out in [&link, &subdir] {
+        let o = run(
+            OURS,
+            &["compile", src.to_str().unwrap(), out.to_str().unwrap()],
+        );
+        assert_eq!(o.status.code(), Some(1), "{o:?}");
+        assert!(
+            text(&o.stderr).contains("it exists and is not a regular file"),
+            "{o:?}"
+        );
+    }
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+    assert!(subdir.is_dir());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        4,
+        "no temporary file left"
     );
 }
 
