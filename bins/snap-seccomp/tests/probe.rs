@@ -7,66 +7,18 @@
 //! than 2.57 (`~`, `A|B`) are checked against what the research measured
 //! for current snapd. No mounts: no world needed.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 
-use rustix::io::Errno;
-use rustix::process::{WaitOptions, waitpid};
+use common::{OURS, compile, load, outcome};
 use snapcell_core::seccomp::SeccompProgram;
-use snapcell_core::seccomp::bin2::{parse_bin2, parse_legacy_bin};
-use snapcell_sys::fork::fork_child;
-use snapcell_sys::seccomp::Install;
 use snapcell_test_support::seccomp_probe::{
-    Entry, Outcome, Probe, SNAPD, SYSCALL_NUMBERS, X32_SYSCALL_BIT, child_exit_code, probe, probes,
-    snapd_257_profile,
+    CONSTANTS, Outcome, SNAPD, SYSCALL_NUMBERS, probe, probes, snapd_257_profile,
 };
 
-const OURS: &str = env!("CARGO_BIN_EXE_snap-seccomp");
 const DEBIAN: &str = "/usr/lib/snapd/snap-seccomp";
-
-fn sys(nr: u64, a: [u64; 6]) -> i64 {
-    // SAFETY: every probe passes invalid descriptors, NULL pointers or
-    // flags that make the call fail or do nothing; the probe runs in a
-    // throwaway child that exits right after.
-    let r = unsafe { libc::syscall(nr as libc::c_long, a[0], a[1], a[2], a[3], a[4], a[5]) };
-    if r == -1 {
-        -i64::from(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
-    } else {
-        r
-    }
-}
-
-/// An i386 system call through `int 0x80` (the compat entry point), the
-/// first three arguments as whole 64-bit registers (seccomp sees the upper
-/// halves; the compat system call reads the lower ones).
-fn sys32(nr: u64, a: [u64; 6]) -> i64 {
-    let ret: i32;
-    // SAFETY: `int 0x80` enters the kernel's i386 entry; the arguments are
-    // as harmless as `sys`'s. Only eax is written back; rbx is saved by hand
-    // (LLVM reserves it) and the kernel preserves every other register.
-    unsafe {
-        std::arch::asm!(
-            "xchg rsi, rbx",
-            "int 0x80",
-            "xchg rsi, rbx",
-            inlateout("eax") nr as i32 => ret,
-            in("rsi") a[0],
-            in("rcx") a[1],
-            in("rdx") a[2],
-            options(nostack),
-        );
-    }
-    i64::from(ret)
-}
-
-/// Make the probe's call in this process.
-fn perform(p: &Probe) -> i64 {
-    match p.entry {
-        Entry::Native => sys(p.nr, p.args),
-        Entry::X32 => sys(p.nr | X32_SYSCALL_BIT, p.args),
-        Entry::I386 => sys32(p.nr, p.args),
-    }
-}
 
 #[test]
 fn the_shared_probe_list_has_libcs_numbers() {
@@ -95,6 +47,35 @@ fn the_shared_probe_list_has_libcs_numbers() {
         ("pwritev2", SYS_pwritev2),
         ("kcmp", SYS_kcmp),
         ("getpid", SYS_getpid),
+        ("brk", SYS_brk),
+        ("mmap", SYS_mmap),
+        ("futex", SYS_futex),
+        ("execve", SYS_execve),
+        ("openat", SYS_openat),
+        ("clone", SYS_clone),
+        ("socketpair", SYS_socketpair),
+        ("prlimit64", SYS_prlimit64),
+        ("pivot_root", SYS_pivot_root),
+        ("fsopen", SYS_fsopen),
+        ("open_tree", SYS_open_tree),
+        ("move_mount", SYS_move_mount),
+        ("chroot", SYS_chroot),
+        ("clone3", SYS_clone3),
+        ("process_vm_readv", SYS_process_vm_readv),
+        ("finit_module", SYS_finit_module),
+        ("delete_module", SYS_delete_module),
+        ("io_uring_enter", SYS_io_uring_enter),
+        ("add_key", SYS_add_key),
+        ("request_key", SYS_request_key),
+        ("userfaultfd", SYS_userfaultfd),
+        ("reboot", SYS_reboot),
+        ("mq_open", SYS_mq_open),
+        ("pipe2", SYS_pipe2),
+        ("bind", SYS_bind),
+        ("listen", SYS_listen),
+        ("accept", SYS_accept),
+        ("accept4", SYS_accept4),
+        ("shmctl", SYS_shmctl),
     ];
     for (name, nr) in SYSCALL_NUMBERS {
         let theirs = libc_numbers.iter().find(|(n, _)| n == name).unwrap().1;
@@ -102,55 +83,41 @@ fn the_shared_probe_list_has_libcs_numbers() {
     }
     use snapcell_test_support::seccomp_probe::{FIONREAD as F, TIOCLINUX as L, TIOCSTI as S};
     assert_eq!((F, S, L), (FIONREAD, TIOCSTI, TIOCLINUX));
-}
-
-/// Run `probe` in a child under `program`.
-fn outcome(program: &SeccompProgram, probe: &Probe) -> Outcome {
-    let pid = fork_child(|| {
-        if rustix::thread::set_no_new_privs(true).is_err() || program.install().is_err() {
-            return 250;
-        }
-        child_exit_code(perform(probe))
-    })
-    .expect("fork");
-    let status = loop {
-        match waitpid(Some(pid), WaitOptions::empty()) {
-            Ok(Some((_, s))) => break s,
-            Ok(None) | Err(Errno::INTR) => continue,
-            Err(e) => panic!("waitpid: {e}"),
-        }
-    };
-    if let Some(sig) = status.terminating_signal() {
-        return Outcome::Killed(sig);
-    }
-    match status.exit_status() {
-        Some(250) => panic!("cannot install the profile"),
-        Some(e) => Outcome::from_exit_code(e),
-        None => panic!("child status {status:?}"),
-    }
-}
-
-fn compile(bin: &str, dir: &Path, name: &str, src: &str, args: &[&str]) -> PathBuf {
-    let input = dir.join(format!("{name}.src"));
-    let out = dir.join(name);
-    std::fs::write(&input, src).unwrap();
-    let o = Command::new(bin)
-        .arg("compile")
-        .args(args)
-        .arg(&input)
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{bin} compile {name}: {o:?}");
-    out
-}
-
-fn load(path: &Path) -> SeccompProgram {
-    let bytes = std::fs::read(path).unwrap();
-    if path.extension().is_some_and(|e| e == "bin2") {
-        parse_bin2(path, &bytes).unwrap()
-    } else {
-        parse_legacy_bin(path, &bytes).unwrap()
+    let libc_constants: &[(&str, u64)] = &[
+        ("FIONREAD", FIONREAD),
+        ("TIOCSTI", TIOCSTI),
+        ("TIOCLINUX", TIOCLINUX),
+        ("PROT_READ", PROT_READ as u64),
+        ("MAP_PRIVATE", MAP_PRIVATE as u64),
+        ("MAP_ANONYMOUS", MAP_ANONYMOUS as u64),
+        ("FUTEX_WAKE", FUTEX_WAKE as u64),
+        ("RLIMIT_NOFILE", RLIMIT_NOFILE as u64),
+        ("AF_UNIX", AF_UNIX as u64),
+        ("AF_INET", AF_INET as u64),
+        ("AF_INET6", AF_INET6 as u64),
+        ("AF_NETLINK", AF_NETLINK as u64),
+        ("AF_PACKET", AF_PACKET as u64),
+        ("SOCK_STREAM", SOCK_STREAM as u64),
+        ("SOCK_DGRAM", SOCK_DGRAM as u64),
+        ("SOCK_RAW", SOCK_RAW as u64),
+        ("SOCK_NONBLOCK", SOCK_NONBLOCK as u64),
+        ("SOCK_CLOEXEC", SOCK_CLOEXEC as u64),
+        ("IPPROTO_ICMP", IPPROTO_ICMP as u64),
+        ("NETLINK_ROUTE", NETLINK_ROUTE as u64),
+        ("NETLINK_SOCK_DIAG", NETLINK_SOCK_DIAG as u64),
+        ("NETLINK_AUDIT", NETLINK_AUDIT as u64),
+        ("NETLINK_KOBJECT_UEVENT", NETLINK_KOBJECT_UEVENT as u64),
+        ("O_CREAT", O_CREAT as u64),
+        ("O_EXCL", O_EXCL as u64),
+        ("IPC_STAT", IPC_STAT as u64),
+        ("EPERM", EPERM as u64),
+        ("EACCES", EACCES as u64),
+        ("ENOSYS", ENOSYS as u64),
+        ("SIGSYS", SIGSYS as u64),
+    ];
+    for (name, value) in CONSTANTS {
+        let theirs = libc_constants.iter().find(|(n, _)| n == name).unwrap().1;
+        assert_eq!(*value, theirs, "{name}");
     }
 }
 

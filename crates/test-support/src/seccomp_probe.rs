@@ -1,11 +1,14 @@
-//! The seccomp probe: a list of system calls with harmless arguments (bad
+//! The seccomp probe: system calls with harmless arguments (bad
 //! descriptors, NULL pointers, flags that make the call fail or do
 //! nothing), on x86_64, through the i386 `int 0x80` entry and with x32
-//! numbers, and what a filter made of each ([`Outcome`]).
+//! numbers, as data ([`Probe`]), and what a filter made of each
+//! ([`Outcome`]). Two lists: [`probes`], which snapd 2.57's template and
+//! ours are compared on, and [`policy::cases`], snapcell's own policy with
+//! what it should answer. The numbers they are made of are in [`numbers`].
 //!
-//! Two runners share the list and the reading of results:
-//! * in process (`bins/snap-seccomp/tests/probe.rs`): a forked child
-//!   installs a profile and makes the call;
+//! Two runners share the probes and the reading of results:
+//! * in process (`bins/snap-seccomp/tests/common`, for `probe.rs` and
+//!   `policy.rs`): a forked child installs a profile and makes the call;
 //! * as a snap's app (`bins/snap-confine/tests/seccomp_probe.rs`): the
 //!   static C program [`PROBE_C`] ([`build_probe`]) gets the calls as
 //!   arguments ([`Probe::spec`]), makes each in a forked child and prints
@@ -22,6 +25,12 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+pub mod numbers;
+pub mod policy;
+
+use numbers::*;
+pub use numbers::{CONSTANTS, FIONREAD, HIGH, SYSCALL_NUMBERS, TIOCLINUX, TIOCSTI};
 
 /// How a probe enters the kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +59,37 @@ pub struct Probe {
 }
 
 impl Probe {
+    /// A call through the x86_64 `syscall` instruction.
+    pub const fn native(name: &'static str, nr: u64, args: [u64; 6]) -> Probe {
+        Probe {
+            name,
+            entry: Entry::Native,
+            nr,
+            args,
+        }
+    }
+
+    /// A call through the i386 entry, with its three arguments (whole
+    /// 64-bit register values).
+    pub const fn i386(name: &'static str, nr: u64, a: [u64; 3]) -> Probe {
+        Probe {
+            name,
+            entry: Entry::I386,
+            nr,
+            args: [a[0], a[1], a[2], 0, 0, 0],
+        }
+    }
+
+    /// An x32 call: `nr` is x86_64's, the x32 bit is added when it runs.
+    pub const fn x32(name: &'static str, nr: u64, args: [u64; 6]) -> Probe {
+        Probe {
+            name,
+            entry: Entry::X32,
+            nr,
+            args,
+        }
+    }
+
     /// The probe as an argument of the C program: `E,NR,A0,...,A5`.
     pub fn spec(&self) -> String {
         let e = match self.entry {
@@ -80,8 +120,6 @@ pub enum Outcome {
 
 /// A child's exit status for a call that returned a non-negative value.
 pub const EXIT_ALLOWED: i32 = 200;
-const EPERM: i32 = 1;
-const EACCES: i32 = 13;
 
 /// The exit status of a child whose call returned `ret` (`-errno` on
 /// failure).
@@ -104,89 +142,11 @@ impl Outcome {
     }
 }
 
-// x86_64 numbers (asm/unistd_64.h).
-const GETPPID: u64 = 110;
-const READ: u64 = 0;
-const OPENAT2: u64 = 437;
-const IOCTL: u64 = 16;
-const MOUNT: u64 = 165;
-const UMOUNT2: u64 = 166;
-const PTRACE: u64 = 101;
-const BPF: u64 = 321;
-const UNSHARE: u64 = 272;
-const SETNS: u64 = 308;
-const IO_URING_SETUP: u64 = 425;
-const PERF_EVENT_OPEN: u64 = 298;
-const KEYCTL: u64 = 250;
-const INIT_MODULE: u64 = 175;
-const SOCKET: u64 = 41;
-const MKNODAT: u64 = 259;
-const SETPRIORITY: u64 = 141;
-const CHOWN: u64 = 92;
-const CHMOD: u64 = 90;
-const PREADV2: u64 = 327;
-const PWRITEV2: u64 = 328;
-const KCMP: u64 = 312;
-const GETPID: u64 = 39;
-// i386 numbers (asm/unistd_32.h).
-const I386_GETPID: u64 = 20;
-const I386_MOUNT: u64 = 21;
-const I386_IOCTL: u64 = 54;
-const I386_UNSHARE: u64 = 310;
-
-/// The numbers above, by name, for a test that checks them against libc.
-pub const SYSCALL_NUMBERS: &[(&str, u64)] = &[
-    ("getppid", GETPPID),
-    ("read", READ),
-    ("openat2", OPENAT2),
-    ("ioctl", IOCTL),
-    ("mount", MOUNT),
-    ("umount2", UMOUNT2),
-    ("ptrace", PTRACE),
-    ("bpf", BPF),
-    ("unshare", UNSHARE),
-    ("setns", SETNS),
-    ("io_uring_setup", IO_URING_SETUP),
-    ("perf_event_open", PERF_EVENT_OPEN),
-    ("keyctl", KEYCTL),
-    ("init_module", INIT_MODULE),
-    ("socket", SOCKET),
-    ("mknodat", MKNODAT),
-    ("setpriority", SETPRIORITY),
-    ("chown", CHOWN),
-    ("chmod", CHMOD),
-    ("preadv2", PREADV2),
-    ("pwritev2", PWRITEV2),
-    ("kcmp", KCMP),
-    ("getpid", GETPID),
-];
-
-pub const FIONREAD: u64 = 0x541b;
-pub const TIOCSTI: u64 = 0x5412;
-pub const TIOCLINUX: u64 = 0x541c;
-/// Garbage for the upper half of a 64-bit argument.
-pub const HIGH: u64 = 1 << 32;
-const BAD_FD: u64 = u64::MAX;
-const BAD_FD32: u64 = u32::MAX as u64;
-
-/// The probes, in a fixed order.
+/// The probes snapd 2.57's template and ours are compared on, in a fixed
+/// order.
 pub fn probes() -> Vec<Probe> {
-    const fn n(name: &'static str, nr: u64, args: [u64; 6]) -> Probe {
-        Probe {
-            name,
-            entry: Entry::Native,
-            nr,
-            args,
-        }
-    }
-    const fn i(name: &'static str, nr: u64, a: [u64; 3]) -> Probe {
-        Probe {
-            name,
-            entry: Entry::I386,
-            nr,
-            args: [a[0], a[1], a[2], 0, 0, 0],
-        }
-    }
+    let n = Probe::native;
+    let i = Probe::i386;
     vec![
         n("getppid", GETPPID, [0; 6]),
         n("read(-1)", READ, [BAD_FD, 0, 0, 0, 0, 0]),
@@ -233,12 +193,7 @@ pub fn probes() -> Vec<Probe> {
         n("preadv2(-1)", PREADV2, [BAD_FD, 0, 0, 0, 0, 0]),
         n("pwritev2(-1)", PWRITEV2, [BAD_FD, 0, 0, 0, 0, 0]),
         n("kcmp(0,0,KCMP_FILE)", KCMP, [BAD_FD, BAD_FD, 0, 0, 0, 0]),
-        Probe {
-            name: "x32 getpid",
-            entry: Entry::X32,
-            nr: GETPID,
-            args: [0; 6],
-        },
+        Probe::x32("x32 getpid", GETPID, [0; 6]),
         i("i386 getpid", I386_GETPID, [0; 3]),
         i("i386 mount", I386_MOUNT, [0; 3]),
         i(

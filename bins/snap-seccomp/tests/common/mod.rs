@@ -1,53 +1,29 @@
 //! Shared by the tests that run system calls under compiled profiles
 //! (`probe.rs`, `policy.rs`): compiling a profile with a `snap-seccomp`,
-//! loading the output, and running one probe (a system call with harmless
-//! arguments) in a forked child under it.
+//! loading the output, and making one probe's call
+//! (`snapcell_test_support::seccomp_probe`) in a forked child under it.
 #![allow(dead_code)] // each test binary uses its own part
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rustix::io::Errno;
-use rustix::process::{WaitOptions, waitpid};
+use rustix::process::{Pid, WaitOptions, WaitStatus, waitpid};
 use snapcell_core::seccomp::SeccompProgram;
 use snapcell_core::seccomp::bin2::{parse_bin2, parse_legacy_bin};
 use snapcell_sys::fork::fork_child;
 use snapcell_sys::seccomp::Install;
-
-/// `probe!("name", expression)`: a [`Probe`] running the expression.
-macro_rules! probe {
-    ($name:expr, $e:expr) => {
-        $crate::common::Probe {
-            name: $name,
-            call: || $e,
-        }
-    };
-}
+use snapcell_test_support::seccomp_probe::{
+    Entry, Outcome, Probe, X32_SYSCALL_BIT, child_exit_code,
+};
 
 pub const OURS: &str = env!("CARGO_BIN_EXE_snap-seccomp");
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// The call reached the kernel: its return was not an error, or the
-    /// error is the kernel's (given).
-    Ran(Option<i32>),
-    /// The filter (or the kernel) failed it with this errno. (A kernel
-    /// EPERM/EACCES is reported here too; the probes avoid them.)
-    Errno(i32),
-    Killed(i32),
-}
-
-/// One probe: a name and the raw call, returning the result or `-errno`.
-pub struct Probe {
-    pub name: &'static str,
-    pub call: fn() -> i64,
-}
-
-pub fn sys(nr: i64, a: [u64; 6]) -> i64 {
+fn sys(nr: u64, a: [u64; 6]) -> i64 {
     // SAFETY: every probe passes invalid descriptors, NULL pointers or
     // flags that make the call fail or do nothing; the probe runs in a
     // throwaway child that exits right after.
-    let r = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
+    let r = unsafe { libc::syscall(nr as libc::c_long, a[0], a[1], a[2], a[3], a[4], a[5]) };
     if r == -1 {
         -i64::from(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
     } else {
@@ -55,8 +31,10 @@ pub fn sys(nr: i64, a: [u64; 6]) -> i64 {
     }
 }
 
-/// An i386 system call through `int 0x80` (the compat entry point).
-pub fn sys32(nr: u32, a: [u32; 3]) -> i64 {
+/// An i386 system call through `int 0x80` (the compat entry point), the
+/// first three arguments as whole 64-bit registers (seccomp sees the upper
+/// halves; the compat system call reads the lower ones).
+fn sys32(nr: u64, a: [u64; 6]) -> i64 {
     let ret: i32;
     // SAFETY: `int 0x80` enters the kernel's i386 entry; the arguments are
     // as harmless as `sys`'s. Only eax is written back; rbx is saved by hand
@@ -67,13 +45,33 @@ pub fn sys32(nr: u32, a: [u32; 3]) -> i64 {
             "int 0x80",
             "xchg rsi, rbx",
             inlateout("eax") nr as i32 => ret,
-            in("rsi") u64::from(a[0]),
-            in("ecx") a[1],
-            in("edx") a[2],
+            in("rsi") a[0],
+            in("rcx") a[1],
+            in("rdx") a[2],
             options(nostack),
         );
     }
     i64::from(ret)
+}
+
+/// Make the probe's call in this process.
+fn perform(p: &Probe) -> i64 {
+    match p.entry {
+        Entry::Native => sys(p.nr, p.args),
+        Entry::X32 => sys(p.nr | X32_SYSCALL_BIT, p.args),
+        Entry::I386 => sys32(p.nr, p.args),
+    }
+}
+
+/// Wait for the child `pid` to end.
+pub fn wait(pid: Pid) -> WaitStatus {
+    loop {
+        match waitpid(Some(pid), WaitOptions::empty()) {
+            Ok(Some((_, s))) => break s,
+            Ok(None) | Err(Errno::INTR) => continue,
+            Err(e) => panic!("waitpid: {e}"),
+        }
+    }
 }
 
 /// Run `probe` in a child under `program`.
@@ -82,28 +80,16 @@ pub fn outcome(program: &SeccompProgram, probe: &Probe) -> Outcome {
         if rustix::thread::set_no_new_privs(true).is_err() || program.install().is_err() {
             return 250;
         }
-        let r = (probe.call)();
-        if r >= 0 {
-            return 200;
-        }
-        (-r).min(199) as i32
+        child_exit_code(perform(probe))
     })
     .expect("fork");
-    let status = loop {
-        match waitpid(Some(pid), WaitOptions::empty()) {
-            Ok(Some((_, s))) => break s,
-            Ok(None) | Err(Errno::INTR) => continue,
-            Err(e) => panic!("waitpid: {e}"),
-        }
-    };
+    let status = wait(pid);
     if let Some(sig) = status.terminating_signal() {
         return Outcome::Killed(sig);
     }
     match status.exit_status() {
-        Some(200) => Outcome::Ran(None),
         Some(250) => panic!("cannot install the profile"),
-        Some(e) if e == libc::EPERM || e == libc::EACCES => Outcome::Errno(e),
-        Some(e) => Outcome::Ran(Some(e)),
+        Some(e) => Outcome::from_exit_code(e),
         None => panic!("child status {status:?}"),
     }
 }
