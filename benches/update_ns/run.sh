@@ -26,6 +26,7 @@
 #
 # usage: benches/update_ns/run.sh [N...]
 #   SHAPES=siblings,mimic,deep,mix (default: all four)
+#   STRACE=1: count each side's system calls per step (strace -c -f) instead
 #   ROUNDS=R (default: 11 for N<=10, 7 for N<=100, 5 above)
 #   OURS=path (default: target/release/snap-update-ns, built here)
 #   SNAPD=path (default: /usr/lib/snapd/snap-update-ns)
@@ -172,6 +173,18 @@ try:
             rounds = int(os.environ.get("ROUNDS", 11 if n <= 10 else 7 if n <= 100 else 5))
             p1 = profile(shape, n, set())
             p2 = profile(shape, n, set(range(0, n, 10)))
+            if os.environ.get("STRACE"):
+                # System calls per step instead of times: strace -c -f of each side.
+                for who, binary in (("snapd", snapd), ("ours", ours)):
+                    holder = preserve()
+                    for step, text in zip(steps, (p1, p2, p2)):
+                        write(text)
+                        subprocess.run(["strace", "-f", "-c", "-U", "name,calls,errors", "-o", "/tmp/strace.txt", binary, "bench"],
+                                       env={}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+                        print(f"== {shape} N={n} {step}: {who}")
+                        print(open("/tmp/strace.txt").read())
+                    discard(holder)
+                continue
             res = {(who, step): [] for who in ("snapd", "ours") for step in steps}
             rss = {(who, step): [] for who in ("snapd", "ours") for step in steps}
             mounts = {}
