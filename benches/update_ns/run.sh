@@ -27,6 +27,8 @@
 # usage: benches/update_ns/run.sh [N...]
 #   SHAPES=siblings,mimic,deep,mix (default: all four)
 #   STRACE=1: count each side's system calls per step (strace -c -f) instead
+#   PERF=1: perf record of ours (REPEAT=10 runs per step) instead of times;
+#     CALLGRAPH=dwarf for user-space stacks, PERF_OUT=dir keeps `perf script`
 #   ROUNDS=R (default: 11 for N<=10, 7 for N<=100, 5 above)
 #   OURS=path (default: target/release/snap-update-ns, built here)
 #   SNAPD=path (default: /usr/lib/snapd/snap-update-ns)
@@ -159,6 +161,22 @@ def max_rss(binary):
         raise SystemExit(f"{binary} failed: {r.stderr.decode(errors='replace')[-500:]}")
     return int(open("/tmp/rss").read().split()[-1])
 
+def perf_fold(text):
+    """Summarise `perf script -F ip,sym` output (one stack a block): the
+    share of samples each function is in (self and inclusive), top 45."""
+    import collections
+    stacks = [[(l.strip().split(None, 1) + ["?"])[1] for l in b.splitlines() if l.strip()]
+              for b in text.split("\n\n") if b.strip()]
+    incl, leaf = collections.Counter(), collections.Counter()
+    for st in stacks:
+        leaf[st[0]] += 1
+        for f in set(st):
+            incl[f] += 1
+    n = len(stacks) or 1
+    print(f"   {n} samples; self% / in-stack% by function")
+    for f, c in incl.most_common(45):
+        print(f"   {100 * leaf[f] / n:5.1f} {100 * c / n:5.1f}  {f[:120]}")
+
 def write(text):
     open("/var/lib/snapd/mount/snap.bench.fstab", "w").write(text)
 
@@ -173,6 +191,32 @@ try:
             rounds = int(os.environ.get("ROUNDS", 11 if n <= 10 else 7 if n <= 100 else 5))
             p1 = profile(shape, n, set())
             p2 = profile(shape, n, set(range(0, n, 10)))
+            if os.environ.get("PERF"):
+                # Where ours spends each step: perf record of REPEAT fresh runs.
+                reps = int(os.environ.get("REPEAT", "10"))
+                holder = preserve(); write(p1); timed(ours); write(p2); timed(ours); discard(holder)  # warm the dentry cache
+                for step in steps:
+                    files = []
+                    for k in range(reps):
+                        holder = preserve()
+                        write(p1)
+                        if step != "scratch":
+                            timed(ours)
+                            write(p2)
+                            if step == "noop":
+                                timed(ours)
+                        f = f"/tmp/perf-{step}-{k}.data"
+                        subprocess.run(["perf", "record", "-q", "-F", "20000", "--call-graph", os.environ.get("CALLGRAPH", "fp"), "-o", f, ours, "bench"], env={},
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+                        files.append(f)
+                        discard(holder)
+                    out = subprocess.run(f"for f in {' '.join(files)}; do perf script -i $f -F ip,sym 2>/dev/null; done",
+                                         shell=True, capture_output=True, text=True).stdout
+                    print(f"== {shape} N={n} {step}: ours, perf samples by function (leaf and callers)")
+                    perf_fold(out)
+                    if os.environ.get("PERF_OUT"):
+                        open(f"{os.environ['PERF_OUT']}/{shape}-{n}-{step}.txt", "w").write(out)
+                continue
             if os.environ.get("STRACE"):
                 # System calls per step instead of times: strace -c -f of each side.
                 for who, binary in (("snapd", snapd), ("ours", ours)):
