@@ -147,6 +147,10 @@ const RESOLVE_RETRIES: usize = 32;
 /// module's "Directory descriptor cache").
 pub const DIR_CACHE_MAX: usize = 64;
 
+/// At most how many other descriptors (files) [`LiveSystem`] keeps from
+/// [`System::lstat`] for a bind that follows.
+const LEAF_CACHE_MAX: usize = 4;
+
 /// `ST_RDONLY` in `statfs.f_flags`.
 const ST_RDONLY: i64 = 1;
 
@@ -156,6 +160,10 @@ pub struct LiveSystem {
     root: Arc<OwnedFd>,
     /// Directories resolved safely, by absolute path (never `/`).
     dirs: HashMap<String, Arc<OwnedFd>>,
+    /// Other objects (not directories, not symlinks) that [`System::lstat`]
+    /// opened, by absolute path: a bind of the same path then uses them.
+    /// Emptied with `dirs`.
+    leaves: Vec<(String, Arc<OwnedFd>)>,
     /// Whether `root` is the process's `/` (then `umount2` gets the literal
     /// path; otherwise a path through `/proc/self/fd/ROOT`).
     root_is_slash: bool,
@@ -175,6 +183,7 @@ impl LiveSystem {
         Ok(LiveSystem {
             root: Arc::new(root),
             dirs: HashMap::new(),
+            leaves: Vec::new(),
             root_is_slash: true,
             asides: HashMap::new(),
             next_aside: 1,
@@ -188,6 +197,7 @@ impl LiveSystem {
         LiveSystem {
             root: Arc::new(root),
             dirs: HashMap::new(),
+            leaves: Vec::new(),
             root_is_slash: false,
             asides: HashMap::new(),
             next_aside: 1,
@@ -205,6 +215,7 @@ impl LiveSystem {
     /// change what a path leads to).
     fn forget_dirs(&mut self) {
         self.dirs.clear();
+        self.leaves.clear();
     }
 
     /// Keep `fd`, a directory resolved safely, as `path`'s.
@@ -213,6 +224,16 @@ impl LiveSystem {
             self.dirs.clear();
         }
         self.dirs.insert(path.to_owned(), fd);
+    }
+
+    /// Keep `fd`, an object other than a directory or a symlink resolved
+    /// safely, as `path`'s (the last few only).
+    fn keep_leaf(&mut self, path: &str, fd: Arc<OwnedFd>) {
+        if self.leaves.len() >= LEAF_CACHE_MAX {
+            self.leaves.remove(0);
+        }
+        self.leaves.retain(|(p, _)| p != path);
+        self.leaves.push((path.to_owned(), fd));
     }
 
     /// The longest kept ancestor of the checked, non-root `path` (the root
@@ -248,9 +269,16 @@ impl LiveSystem {
         )
     }
 
-    /// An `O_PATH` descriptor of `path`, whatever its type.
-    fn open_path(&self, path: &str) -> SysResult<OwnedFd> {
-        self.resolve(path, OFlags::PATH)
+    /// An `O_PATH` descriptor of `path`, whatever its type (a kept one if
+    /// `path` is kept).
+    fn open_path(&self, path: &str) -> SysResult<Arc<OwnedFd>> {
+        if let Some(fd) = self.dirs.get(path) {
+            return Ok(fd.clone());
+        }
+        if let Some((_, fd)) = self.leaves.iter().find(|(p, _)| p == path) {
+            return Ok(fd.clone());
+        }
+        self.resolve(path, OFlags::PATH).map(Arc::new)
     }
 
     /// An `O_PATH` descriptor of the directory `path`, kept.
@@ -530,15 +558,39 @@ fn utf8(bytes: Vec<u8>) -> SysResult<String> {
 
 impl System for LiveSystem {
     fn lstat(&mut self, path: &str) -> SysResult<Option<FileMeta>> {
-        if relative(path)? == "." {
+        let rel = relative(path)?;
+        if rel == "." {
             return Ok(Some(meta_of(&fstat(&self.root)?)));
         }
-        let (dir, name) = match self.open_parent(path) {
-            Ok(found) => found,
+        let (parent, name) = split(path)?;
+        if let Some(dir) = self.dirs.get(parent) {
+            return not_found_is_none(
+                statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map(|st| meta_of(&st)),
+            );
+        }
+        // The parent is not kept (typically just after a mount): open the
+        // object itself in one walk from the longest kept ancestor (a
+        // symlink leaf is opened as itself, one anywhere above is `ELOOP`),
+        // and keep it for what comes next: the bind of a checked source or
+        // target, or the next level of a creation walk.
+        let (start, rest) = self.start_of(path);
+        let fd = match openat2_retry(
+            start.as_fd(),
+            rest,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::BENEATH,
+        ) {
+            Ok(fd) => fd,
             Err(Errno::NOENT) => return Ok(None),
             Err(err) => return Err(err),
         };
-        not_found_is_none(statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW).map(|st| meta_of(&st)))
+        let meta = meta_of(&fstat(&fd)?);
+        match meta.kind {
+            FileKind::Symlink => {}
+            FileKind::Dir => self.keep_dir(path, Arc::new(fd)),
+            FileKind::File | FileKind::Other => self.keep_leaf(path, Arc::new(fd)),
+        }
+        Ok(Some(meta))
     }
 
     fn stat(&mut self, path: &str) -> SysResult<Option<FileMeta>> {
