@@ -214,6 +214,14 @@ try:
                                          shell=True, capture_output=True, text=True).stdout
                     print(f"== {shape} N={n} {step}: ours, perf samples by function (leaf and callers)")
                     perf_fold(out)
+                    if step == "noop":
+                        # CPU time of the no-op (less sensitive to a busy machine than wall time).
+                        holder = preserve(); write(p1); timed(ours); write(p2); timed(ours)
+                        for who, binary in (("snapd", snapd), ("ours", ours)):
+                            r = subprocess.run(["perf", "stat", "-r", "20", "-x,", "-e", "task-clock", binary, "bench"],
+                                               env={}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            print(f"   no-op task-clock, {who}: {r.stderr.strip().split(',')[0]} ms (mean of 20)")
+                        discard(holder)
                     if os.environ.get("PERF_OUT"):
                         open(f"{os.environ['PERF_OUT']}/{shape}-{n}-{step}.txt", "w").write(out)
                 continue
@@ -223,7 +231,7 @@ try:
                     holder = preserve()
                     for step, text in zip(steps, (p1, p2, p2)):
                         write(text)
-                        subprocess.run(["strace", "-f", "-c", "-U", "name,calls,errors", "-o", "/tmp/strace.txt", binary, "bench"],
+                        subprocess.run(["strace", "-f", "-c", "-w", "-U", "name,calls,errors,time-total", "-o", "/tmp/strace.txt", binary, "bench"],
                                        env={}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
                         print(f"== {shape} N={n} {step}: {who}")
                         print(open("/tmp/strace.txt").read())

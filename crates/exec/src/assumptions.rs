@@ -30,7 +30,6 @@ struct ModeHint {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct PastChange {
     action: Action,
-    fs_type: String,
     dir: String,
 }
 
@@ -171,10 +170,14 @@ impl Assumptions {
     }
 
     /// Record a change applied to the namespace (or found applied).
+    /// Only tmpfs changes are kept: they are all the trespassing check asks
+    /// about (the most recent tmpfs change at a directory).
     pub fn add_change(&mut self, action: Action, entry: &MountEntry) {
+        if entry.fs_type != "tmpfs" {
+            return;
+        }
         self.past.push(PastChange {
             action,
-            fs_type: entry.fs_type.clone(),
             dir: entry.dir.clone(),
         });
     }
@@ -184,7 +187,7 @@ impl Assumptions {
         self.past
             .iter()
             .rev()
-            .find(|c| c.fs_type == "tmpfs" && c.dir == dir)
+            .find(|c| c.dir == dir)
             .is_some_and(|c| matches!(c.action, Action::Mount | Action::Keep))
     }
 

@@ -164,6 +164,10 @@ pub struct LiveSystem {
     /// opened, by absolute path: a bind of the same path then uses them.
     /// Emptied with `dirs`.
     leaves: Vec<(String, Arc<OwnedFd>)>,
+    /// The parent of the last object [`System::lstat`] opened in one walk
+    /// (its parent not kept): a second look into the same directory keeps
+    /// the directory instead. Emptied with `dirs`.
+    last_walk_parent: Option<String>,
     /// Whether `root` is the process's `/` (then `umount2` gets the literal
     /// path; otherwise a path through `/proc/self/fd/ROOT`).
     root_is_slash: bool,
@@ -184,6 +188,7 @@ impl LiveSystem {
             root: Arc::new(root),
             dirs: HashMap::new(),
             leaves: Vec::new(),
+            last_walk_parent: None,
             root_is_slash: true,
             asides: HashMap::new(),
             next_aside: 1,
@@ -198,6 +203,7 @@ impl LiveSystem {
             root: Arc::new(root),
             dirs: HashMap::new(),
             leaves: Vec::new(),
+            last_walk_parent: None,
             root_is_slash: false,
             asides: HashMap::new(),
             next_aside: 1,
@@ -216,6 +222,7 @@ impl LiveSystem {
     fn forget_dirs(&mut self) {
         self.dirs.clear();
         self.leaves.clear();
+        self.last_walk_parent = None;
     }
 
     /// Keep `fd`, a directory resolved safely, as `path`'s.
@@ -272,6 +279,9 @@ impl LiveSystem {
     /// An `O_PATH` descriptor of `path`, whatever its type (a kept one if
     /// `path` is kept).
     fn open_path(&self, path: &str) -> SysResult<Arc<OwnedFd>> {
+        if path == "/" {
+            return Ok(self.root.clone());
+        }
         if let Some(fd) = self.dirs.get(path) {
             return Ok(fd.clone());
         }
@@ -563,7 +573,13 @@ impl System for LiveSystem {
             return Ok(Some(meta_of(&fstat(&self.root)?)));
         }
         let (parent, name) = split(path)?;
-        if let Some(dir) = self.dirs.get(parent) {
+        if self.last_walk_parent.as_deref() == Some(parent) {
+            // Looking around one directory (the planner, a mimic's
+            // listing): keep it, every next look is one `fstatat`. (If it
+            // cannot be opened, the walk below says why.)
+            let _ = self.open_dir(parent);
+        }
+        if let Some(dir) = self.dirs.get(parent).or((parent == "/").then_some(&self.root)) {
             return not_found_is_none(
                 statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map(|st| meta_of(&st)),
             );
@@ -573,6 +589,7 @@ impl System for LiveSystem {
         // symlink leaf is opened as itself, one anywhere above is `ELOOP`),
         // and keep it for what comes next: the bind of a checked source or
         // target, or the next level of a creation walk.
+        self.last_walk_parent = Some(parent.to_owned());
         let (start, rest) = self.start_of(path);
         let fd = match openat2_retry(
             start.as_fd(),
@@ -608,10 +625,14 @@ impl System for LiveSystem {
     }
 
     fn statfs(&mut self, path: &str) -> SysResult<FsMeta> {
-        let st = match self.dirs.get(path) {
-            Some(fd) => fstatfs(fd)?,
-            None => fstatfs(self.open_path(path)?)?,
+        // A directory (the trespassing check's case) is kept: the `mkdir`
+        // into it that typically follows starts there.
+        let fd = match self.open_dir(path) {
+            Ok(fd) => fd,
+            Err(Errno::NOTDIR) => self.open_path(path)?,
+            Err(err) => return Err(err),
         };
+        let st = fstatfs(&fd)?;
         Ok(FsMeta {
             magic: st.f_type as i64,
             read_only: (st.f_flags as i64) & ST_RDONLY != 0,
