@@ -113,6 +113,23 @@
 //! in practice it is emptied at every mount, so it holds the few directories
 //! of one entry.
 //!
+//! What goes in, besides the directories walked to: [`System::lstat`] of a
+//! path whose parent is kept is one `fstatat` on the parent; otherwise
+//! (typically the target and the source of an entry, just after the
+//! previous entry's mount emptied the cache) it opens the object itself in
+//! one `openat2` walk from the longest kept ancestor (`O_PATH | O_NOFOLLOW`
+//! with the same resolve flags: a symlink leaf is opened as itself and
+//! reported as one, a symlink above it is `ELOOP`), `fstat`s it and keeps
+//! it: a directory with the directories, anything else but a symlink among
+//! the last [`LEAF_CACHE_MAX`] others. The bind that follows the executor's
+//! check of its source and target then attaches exactly the objects that
+//! were checked, with no lookup in between (issue 11: the source was looked
+//! up by the check and again by the bind). A second `lstat` into the same
+//! directory keeps the directory instead (the planner asking about many
+//! siblings). [`System::statfs`] of a directory keeps it (the trespassing
+//! check's, before a `mkdir` into it). `/` is always the root descriptor.
+//! The kept objects are forgotten with the directories.
+//!
 //! [`System::is_mount_point`] asks `statx` (`STATX_ATTR_MOUNT_ROOT`) about
 //! the safely opened path: it tells whether the object the path leads to now
 //! is the root of a mount. A missing path is not a mount point.
@@ -148,8 +165,9 @@ const RESOLVE_RETRIES: usize = 32;
 pub const DIR_CACHE_MAX: usize = 64;
 
 /// At most how many other descriptors (files) [`LiveSystem`] keeps from
-/// [`System::lstat`] for a bind that follows.
-const LEAF_CACHE_MAX: usize = 4;
+/// [`System::lstat`] for a bind that follows (see the module's "Directory
+/// descriptor cache").
+pub const LEAF_CACHE_MAX: usize = 4;
 
 /// `ST_RDONLY` in `statfs.f_flags`.
 const ST_RDONLY: i64 = 1;
