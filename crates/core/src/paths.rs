@@ -116,10 +116,7 @@ pub fn below_root(path: &str) -> Option<&str> {
 /// Whether `name` is one plain path component: not empty, `.` or `..`, and
 /// without `/` or NUL.
 pub fn is_name(name: &str) -> bool {
-    !(name.is_empty()
-        || name == "."
-        || name == ".."
-        || name.bytes().any(|b| b == b'/' || b == 0))
+    !(name.is_empty() || name == "." || name == ".." || name.bytes().any(|b| b == b'/' || b == 0))
 }
 
 /// An absolute, clean path ([`below_root`]) split into its parent and its

@@ -597,7 +597,11 @@ impl System for LiveSystem {
             // cannot be opened, the walk below says why.)
             let _ = self.open_dir(parent);
         }
-        if let Some(dir) = self.dirs.get(parent).or((parent == "/").then_some(&self.root)) {
+        if let Some(dir) = self
+            .dirs
+            .get(parent)
+            .or((parent == "/").then_some(&self.root))
+        {
             return not_found_is_none(
                 statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map(|st| meta_of(&st)),
             );
