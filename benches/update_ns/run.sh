@@ -26,9 +26,12 @@
 #
 # usage: benches/update_ns/run.sh [N...]
 #   SHAPES=siblings,mimic,deep,mix (default: all four)
-#   STRACE=1: count each side's system calls per step (strace -c -f) instead
+#   STRACE=1: count each side's system calls per step (strace -c -f) instead;
+#     STRACE=slow: count the calls that take over 30 us
 #   PERF=1: perf record of ours (REPEAT=10 runs per step) instead of times;
 #     CALLGRAPH=dwarf for user-space stacks, PERF_OUT=dir keeps `perf script`
+#   COLD=1: mount the squashfs afresh before each side's scratch step (no
+#     lookup of it cached, as right after a snap is installed); default: warm
 #   ROUNDS=R (default: 11 for N<=10, 7 for N<=100, 5 above)
 #   OURS=path (default: target/release/snap-update-ns, built here)
 #   SNAPD=path (default: /usr/lib/snapd/snap-update-ns)
@@ -109,6 +112,13 @@ def setup(shape, n):
     sh(f"mksquashfs {stage} /tmp/bench.sqfs -quiet -no-progress -noappend -comp gzip >/dev/null")
     sh(f"rm -rf {stage}")
     os.makedirs(SNAP)
+    mount_snap()
+
+def mount_snap():
+    """Mount the image on a loop device of its own: a new superblock, so no
+    squashfs lookup is in the dentry cache yet (as just after installing or
+    refreshing the snap)."""
+    sh(f"umount -l {SNAP} 2>/dev/null || true")
     dev = subprocess.run(["losetup", "-f", "--show", "-r", "/tmp/bench.sqfs"], check=True,
                          capture_output=True, text=True).stdout.strip()
     record_loop(dev)
@@ -184,6 +194,9 @@ base = statistics.median(timed("/bin/true") for _ in range(31)) * 1000
 print(f"process start baseline (/bin/true through this harness): {base:.2f} ms")
 print(f"{'shape':<9} {'N':>5} {'step':<8} {'snapd ms':>9} {'ours ms':>9} {'ratio':>6} {'net':>6} {'snapd KiB':>10} {'ours KiB':>9}")
 steps = ("scratch", "update", "noop")
+cold = bool(os.environ.get("COLD"))
+if cold:
+    print("cold: the snap's squashfs is mounted afresh (empty dentry cache) before each side's scratch")
 try:
     for shape in shapes:
         for n in sizes:
@@ -228,9 +241,26 @@ try:
             if os.environ.get("STRACE"):
                 # System calls per step instead of times: strace -c -f of each side.
                 for who, binary in (("snapd", snapd), ("ours", ours)):
+                    if cold:
+                        mount_snap()
                     holder = preserve()
                     for step, text in zip(steps, (p1, p2, p2)):
                         write(text)
+                        if os.environ.get("STRACE") == "slow":
+                            # Which calls take long (> 30 us: a squashfs lookup missing the cache).
+                            subprocess.run(["strace", "-f", "-T", "-o", "/tmp/strace.txt", binary, "bench"],
+                                           env={}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+                            import collections, re
+                            slow, calls = collections.Counter(), collections.Counter()
+                            for line in open("/tmp/strace.txt"):
+                                m = re.search(r"^\d+\s+(\w+)\(.*<(\d+\.\d+)>$", line.strip())
+                                if m:
+                                    calls[m.group(1)] += 1
+                                    if float(m.group(2)) > 30e-6:
+                                        slow[m.group(1)] += 1
+                            print(f"== {shape} N={n} {step}: {who}: calls over 30 us (of all): " +
+                                  ", ".join(f"{k} {v} ({calls[k]})" for k, v in slow.most_common(8)))
+                            continue
                         subprocess.run(["strace", "-f", "-c", "-w", "-U", "name,calls,errors,time-total", "-o", "/tmp/strace.txt", binary, "bench"],
                                        env={}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
                         print(f"== {shape} N={n} {step}: {who}")
@@ -245,6 +275,8 @@ try:
                 if r % 2:
                     order.reverse()
                 for who, binary in order:
+                    if cold:
+                        mount_snap()
                     holder = preserve()
                     for step, text in zip(steps, (p1, p2, p2)):
                         write(text)
