@@ -32,7 +32,7 @@
 #     CALLGRAPH=dwarf for user-space stacks, PERF_OUT=dir keeps `perf script`
 #   COLD=1: mount the squashfs afresh before each side's scratch step (no
 #     lookup of it cached, as right after a snap is installed); default: warm
-#   ROUNDS=R (default: 11 for N<=10, 7 for N<=100, 5 above)
+#   ROUNDS=R (default: 11 for N<=10, 9 for N<=100, 7 above)
 #   OURS=path (default: target/release/snap-update-ns, built here)
 #   SNAPD=path (default: /usr/lib/snapd/snap-update-ns)
 set -euo pipefail
@@ -201,7 +201,7 @@ try:
     for shape in shapes:
         for n in sizes:
             setup(shape, n)
-            rounds = int(os.environ.get("ROUNDS", 11 if n <= 10 else 7 if n <= 100 else 5))
+            rounds = int(os.environ.get("ROUNDS", 11 if n <= 10 else 9 if n <= 100 else 7))
             p1 = profile(shape, n, set())
             p2 = profile(shape, n, set(range(0, n, 10)))
             if os.environ.get("PERF"):
