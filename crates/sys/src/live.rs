@@ -671,6 +671,16 @@ impl System for LiveSystem {
     ) -> SysResult<bool> {
         check_name(name)?;
         let dir = self.open_dir(parent)?;
+        // Most levels of a creation walk exist: look before trying (one call
+        // instead of `mkdirat` failing with `EEXIST` and then a look; an
+        // existing name is `EEXIST` even on a read-only file system, so the
+        // answer is the same).
+        match kind_at(dir.as_fd(), name) {
+            Ok(FileKind::Dir) => return Ok(false),
+            Ok(_) => return Err(Errno::EXIST),
+            Err(Errno::NOENT) => {}
+            Err(err) => return Err(err),
+        }
         match mkdirat(&dir, name, Mode::from_raw_mode(mode & 0o7777)) {
             Ok(()) => {}
             Err(Errno::EXIST) => {
