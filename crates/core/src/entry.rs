@@ -111,14 +111,26 @@ fn atoi(s: &str) -> Option<i64> {
 impl MountEntry {
     /// Parse one line as snapd's `ParseMountEntry` does (spec §1.3).
     pub fn parse(line: &str) -> Result<MountEntry, ParseError> {
-        let mut fields: Vec<&str> = line.split([' ', '\t']).filter(|f| !f.is_empty()).collect();
-        if let Some(comment) = fields.iter().position(|f| f.starts_with('#')) {
-            fields.truncate(comment);
+        // The fields up to a comment, in place (at most six are used; more
+        // are only counted for the error).
+        let mut fields: [&str; 6] = [""; 6];
+        let mut count = 0;
+        for f in line
+            .split([' ', '\t'])
+            .filter(|f| !f.is_empty())
+            .take_while(|f| !f.starts_with('#'))
+        {
+            if count < fields.len() {
+                fields[count] = f;
+            }
+            count += 1;
         }
-        if !(3..=6).contains(&fields.len()) {
-            return Err(ParseError::FieldCount(fields.len()));
+        if !(3..=6).contains(&count) {
+            return Err(ParseError::FieldCount(count));
         }
+        let fields = &fields[..count];
         let options = match fields.get(3) {
+            Some(opts) if !opts.contains('\\') => opts.split(',').map(str::to_owned).collect(),
             Some(opts) => unescape(opts).split(',').map(str::to_owned).collect(),
             None => Vec::new(),
         };

@@ -24,6 +24,10 @@ pub fn clean(p: &str) -> String {
     if p.is_empty() {
         return ".".to_owned();
     }
+    if is_clean_absolute(p) {
+        // The common case, without splitting and joining.
+        return p.to_owned();
+    }
     let rooted = p.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
     for comp in p.split('/') {
@@ -50,6 +54,9 @@ pub fn clean(p: &str) -> String {
 /// Go's `filepath.Dir`: everything but the last element, cleaned.
 pub fn dir(p: &str) -> String {
     match p.rfind('/') {
+        // The parent of a clean absolute path is clean already.
+        Some(0) if p.starts_with('/') => "/".to_owned(),
+        Some(i) if is_clean_absolute(p) => p[..i].to_owned(),
         Some(i) => clean(&p[..=i]),
         None => ".".to_owned(),
     }
@@ -69,7 +76,13 @@ pub fn base(p: &str) -> String {
 
 /// Whether `p` is absolute and already clean.
 pub fn is_clean_absolute(p: &str) -> bool {
-    p.starts_with('/') && clean(p) == p
+    // What `clean` leaves alone: `/`, or `/` then names that are neither
+    // empty (no `//`, no trailing `/`) nor `.` or `..`.
+    p == "/"
+        || p.strip_prefix('/').is_some_and(|rel| {
+            rel.split('/')
+                .all(|c| !c.is_empty() && c != "." && c != "..")
+        })
 }
 
 /// The names of the absolute `path`, in order, to walk from `/` (empty ones
@@ -103,7 +116,7 @@ pub fn below_root(path: &str) -> Option<&str> {
 /// Whether `name` is one plain path component: not empty, `.` or `..`, and
 /// without `/` or NUL.
 pub fn is_name(name: &str) -> bool {
-    !(name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']))
+    !(name.is_empty() || name == "." || name == ".." || name.bytes().any(|b| b == b'/' || b == 0))
 }
 
 /// An absolute, clean path ([`below_root`]) split into its parent and its
@@ -190,6 +203,45 @@ mod tests {
             let c = clean(&p);
             prop_assert_eq!(clean(&c), c.clone());
             prop_assert!(!c.contains("//"));
+        }
+
+        /// The fast paths of `clean`, `dir` and `is_clean_absolute` agree
+        /// with Go's algorithm (written out here without them).
+        #[test]
+        fn fast_paths_agree_with_the_plain_algorithm(p in "[a./\\x00]{0,12}") {
+            fn go_clean(p: &str) -> String {
+                if p.is_empty() {
+                    return ".".to_owned();
+                }
+                let rooted = p.starts_with('/');
+                let mut parts: Vec<&str> = Vec::new();
+                for comp in p.split('/') {
+                    match comp {
+                        "" | "." => {}
+                        ".." => {
+                            if parts.last().is_some_and(|l| *l != "..") {
+                                parts.pop();
+                            } else if !rooted {
+                                parts.push("..");
+                            }
+                        }
+                        c => parts.push(c),
+                    }
+                }
+                let joined = parts.join("/");
+                match (rooted, joined.is_empty()) {
+                    (true, _) => format!("/{joined}"),
+                    (false, true) => ".".to_owned(),
+                    (false, false) => joined,
+                }
+            }
+            let go_dir = match p.rfind('/') {
+                Some(i) => go_clean(&p[..=i]),
+                None => ".".to_owned(),
+            };
+            prop_assert_eq!(clean(&p), go_clean(&p));
+            prop_assert_eq!(dir(&p), go_dir);
+            prop_assert_eq!(is_clean_absolute(&p), p.starts_with('/') && go_clean(&p) == p);
         }
     }
 }

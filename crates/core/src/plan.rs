@@ -5,6 +5,7 @@
 //! `keep`, `unmount` and `mount` changes that turn one into the other. The
 //! file system is consulted only to order the mounts, through [`FsView`].
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
@@ -234,26 +235,36 @@ fn nearest_existing_dir(dir: &str, fs: &dyn FsView) -> String {
 /// reverse log order, then the `mount`s: those whose target already exists,
 /// then those needing a writable mimic grouped by the mimic's directory.
 /// Every entry's `dir` is cleaned. Runs in O(N log N) lookups and sorts.
-pub fn needed_changes(
-    current: &[MountEntry],
-    desired: &[MountEntry],
+pub fn needed_changes<'a>(
+    current: &'a [MountEntry],
+    desired: &'a [MountEntry],
     fs: &dyn FsView,
 ) -> Vec<Change> {
-    let cleaned = |e: &MountEntry| MountEntry {
-        dir: paths::clean(&e.dir),
-        ..e.clone()
+    // Copied only when the directory needs cleaning (rarely: profiles are
+    // written clean); the plan's changes are the only other copies.
+    let cleaned = |e: &'a MountEntry| -> Cow<'a, MountEntry> {
+        if paths::is_clean_absolute(&e.dir) {
+            Cow::Borrowed(e)
+        } else {
+            Cow::Owned(MountEntry {
+                dir: paths::clean(&e.dir),
+                ..e.clone()
+            })
+        }
     };
-    let current_log: Vec<MountEntry> = current.iter().map(cleaned).collect();
-    let mut desired: Vec<MountEntry> = desired.iter().map(cleaned).collect();
-    desired.sort_by(by_origin_and_dir);
+    let current_cow: Vec<Cow<'a, MountEntry>> = current.iter().map(cleaned).collect();
+    let desired_cow: Vec<Cow<'a, MountEntry>> = desired.iter().map(cleaned).collect();
+    let current_log: Vec<&MountEntry> = current_cow.iter().map(|e| &**e).collect();
+    let mut desired: Vec<&MountEntry> = desired_cow.iter().map(|e| &**e).collect();
+    desired.sort_by(|a, b| by_origin_and_dir(a, b));
 
     // Later entries with the same directory overwrite earlier ones.
     let desired_by_dir: HashMap<&str, &MountEntry> =
-        desired.iter().map(|e| (e.dir.as_str(), e)).collect();
-    let desired_ids: HashSet<&str> = desired.iter().map(MountEntry::id).collect();
+        desired.iter().map(|e| (e.dir.as_str(), *e)).collect();
+    let desired_ids: HashSet<&str> = desired.iter().map(|e| e.id()).collect();
 
     // Reuse pass over the current entries sorted by mount point.
-    let mut sorted_current: Vec<&MountEntry> = current_log.iter().collect();
+    let mut sorted_current: Vec<&MountEntry> = current_log.clone();
     sorted_current.sort_by(|a, b| by_overname_and_dir(a, b));
     let mut reused: HashSet<(&str, &str)> = HashSet::new();
     let mut skip: Option<String> = None;
@@ -283,7 +294,7 @@ pub fn needed_changes(
             if is_reused(e) {
                 Change {
                     action: Action::Keep,
-                    entry: e.clone(),
+                    entry: (*e).clone(),
                 }
             } else {
                 Change {
@@ -296,7 +307,7 @@ pub fn needed_changes(
 
     // Mount pass. A directory is mounted at most once: overname entries are
     // claimed first, then entries whose target exists, then the buckets.
-    let not_reused: Vec<&MountEntry> = desired.iter().filter(|e| !is_reused(e)).collect();
+    let not_reused: Vec<&MountEntry> = desired.iter().copied().filter(|e| !is_reused(e)).collect();
     let mut added: HashSet<&str> = HashSet::new();
     let mut independent: Vec<&MountEntry> = Vec::new();
     for e in not_reused.iter().filter(|e| origin_str(e) == "overname") {

@@ -30,7 +30,6 @@ struct ModeHint {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct PastChange {
     action: Action,
-    fs_type: String,
     dir: String,
 }
 
@@ -49,28 +48,34 @@ pub struct Assumptions {
 /// characters other than `/`, `?` one such character, everything else
 /// itself (character classes and escapes are not supported).
 fn glob_match(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    fn go(p: &[char], n: &[char]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some('*') => {
-                let mut i = 0;
-                loop {
-                    if go(&p[1..], &n[i..]) {
-                        return true;
-                    }
-                    if i >= n.len() || n[i] == '/' {
-                        return false;
-                    }
-                    i += 1;
+    // On the strings themselves, one character at a time (no copies: this
+    // runs for every path created).
+    let mut p = pattern.chars();
+    match p.next() {
+        None => name.is_empty(),
+        Some('*') => {
+            let rest = p.as_str();
+            let mut n = name;
+            loop {
+                if glob_match(rest, n) {
+                    return true;
+                }
+                let mut chars = n.chars();
+                match chars.next() {
+                    None | Some('/') => return false,
+                    Some(_) => n = chars.as_str(),
                 }
             }
-            Some('?') => !n.is_empty() && n[0] != '/' && go(&p[1..], &n[1..]),
-            Some(c) => n.first() == Some(c) && go(&p[1..], &n[1..]),
+        }
+        Some(c) => {
+            let mut n = name.chars();
+            match n.next() {
+                Some('/') if c == '?' => false,
+                Some(d) if c == '?' || c == d => glob_match(p.as_str(), n.as_str()),
+                _ => false,
+            }
         }
     }
-    go(&p, &n)
 }
 
 impl Assumptions {
@@ -171,10 +176,14 @@ impl Assumptions {
     }
 
     /// Record a change applied to the namespace (or found applied).
+    /// Only tmpfs changes are kept: they are all the trespassing check asks
+    /// about (the most recent tmpfs change at a directory).
     pub fn add_change(&mut self, action: Action, entry: &MountEntry) {
+        if entry.fs_type != "tmpfs" {
+            return;
+        }
         self.past.push(PastChange {
             action,
-            fs_type: entry.fs_type.clone(),
             dir: entry.dir.clone(),
         });
     }
@@ -184,7 +193,7 @@ impl Assumptions {
         self.past
             .iter()
             .rev()
-            .find(|c| c.fs_type == "tmpfs" && c.dir == dir)
+            .find(|c| c.dir == dir)
             .is_some_and(|c| matches!(c.action, Action::Mount | Action::Keep))
     }
 
@@ -293,6 +302,35 @@ mod tests {
         assert!(glob_match("/a/?", "/a/b"));
         assert!(!glob_match("/a/?", "/a/bc"));
         assert!(glob_match("/a/snap.*", "/a/snap."));
+    }
+
+    proptest::proptest! {
+        /// The matcher agrees with the plain one over characters it replaced.
+        #[test]
+        fn glob_matches_like_the_plain_matcher(p in "[ab/*?é]{0,8}", n in "[ab/é]{0,8}") {
+            fn plain(p: &[char], n: &[char]) -> bool {
+                match p.first() {
+                    None => n.is_empty(),
+                    Some('*') => {
+                        let mut i = 0;
+                        loop {
+                            if plain(&p[1..], &n[i..]) {
+                                return true;
+                            }
+                            if i >= n.len() || n[i] == '/' {
+                                return false;
+                            }
+                            i += 1;
+                        }
+                    }
+                    Some('?') => !n.is_empty() && n[0] != '/' && plain(&p[1..], &n[1..]),
+                    Some(c) => n.first() == Some(c) && plain(&p[1..], &n[1..]),
+                }
+            }
+            let pc: Vec<char> = p.chars().collect();
+            let nc: Vec<char> = n.chars().collect();
+            proptest::prop_assert_eq!(glob_match(&p, &n), plain(&pc, &nc));
+        }
     }
 
     #[test]

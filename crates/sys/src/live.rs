@@ -113,6 +113,23 @@
 //! in practice it is emptied at every mount, so it holds the few directories
 //! of one entry.
 //!
+//! What goes in, besides the directories walked to: [`System::lstat`] of a
+//! path whose parent is kept is one `fstatat` on the parent; otherwise
+//! (typically the target and the source of an entry, just after the
+//! previous entry's mount emptied the cache) it opens the object itself in
+//! one `openat2` walk from the longest kept ancestor (`O_PATH | O_NOFOLLOW`
+//! with the same resolve flags: a symlink leaf is opened as itself and
+//! reported as one, a symlink above it is `ELOOP`), `fstat`s it and keeps
+//! it: a directory with the directories, anything else but a symlink among
+//! the last [`LEAF_CACHE_MAX`] others. The bind that follows the executor's
+//! check of its source and target then attaches exactly the objects that
+//! were checked, with no lookup in between (issue 11: the source was looked
+//! up by the check and again by the bind). A second `lstat` into the same
+//! directory keeps the directory instead (the planner asking about many
+//! siblings). [`System::statfs`] of a directory keeps it (the trespassing
+//! check's, before a `mkdir` into it). `/` is always the root descriptor.
+//! The kept objects are forgotten with the directories.
+//!
 //! [`System::is_mount_point`] asks `statx` (`STATX_ATTR_MOUNT_ROOT`) about
 //! the safely opened path: it tells whether the object the path leads to now
 //! is the root of a mount. A missing path is not a mount point.
@@ -147,6 +164,11 @@ const RESOLVE_RETRIES: usize = 32;
 /// module's "Directory descriptor cache").
 pub const DIR_CACHE_MAX: usize = 64;
 
+/// At most how many other descriptors (files) [`LiveSystem`] keeps from
+/// [`System::lstat`] for a bind that follows (see the module's "Directory
+/// descriptor cache").
+pub const LEAF_CACHE_MAX: usize = 4;
+
 /// `ST_RDONLY` in `statfs.f_flags`.
 const ST_RDONLY: i64 = 1;
 
@@ -156,6 +178,14 @@ pub struct LiveSystem {
     root: Arc<OwnedFd>,
     /// Directories resolved safely, by absolute path (never `/`).
     dirs: HashMap<String, Arc<OwnedFd>>,
+    /// Other objects (not directories, not symlinks) that [`System::lstat`]
+    /// opened, by absolute path: a bind of the same path then uses them.
+    /// Emptied with `dirs`.
+    leaves: Vec<(String, Arc<OwnedFd>)>,
+    /// The parent of the last object [`System::lstat`] opened in one walk
+    /// (its parent not kept): a second look into the same directory keeps
+    /// the directory instead. Emptied with `dirs`.
+    last_walk_parent: Option<String>,
     /// Whether `root` is the process's `/` (then `umount2` gets the literal
     /// path; otherwise a path through `/proc/self/fd/ROOT`).
     root_is_slash: bool,
@@ -175,6 +205,8 @@ impl LiveSystem {
         Ok(LiveSystem {
             root: Arc::new(root),
             dirs: HashMap::new(),
+            leaves: Vec::new(),
+            last_walk_parent: None,
             root_is_slash: true,
             asides: HashMap::new(),
             next_aside: 1,
@@ -188,6 +220,8 @@ impl LiveSystem {
         LiveSystem {
             root: Arc::new(root),
             dirs: HashMap::new(),
+            leaves: Vec::new(),
+            last_walk_parent: None,
             root_is_slash: false,
             asides: HashMap::new(),
             next_aside: 1,
@@ -205,6 +239,8 @@ impl LiveSystem {
     /// change what a path leads to).
     fn forget_dirs(&mut self) {
         self.dirs.clear();
+        self.leaves.clear();
+        self.last_walk_parent = None;
     }
 
     /// Keep `fd`, a directory resolved safely, as `path`'s.
@@ -213,6 +249,16 @@ impl LiveSystem {
             self.dirs.clear();
         }
         self.dirs.insert(path.to_owned(), fd);
+    }
+
+    /// Keep `fd`, an object other than a directory or a symlink resolved
+    /// safely, as `path`'s (the last few only).
+    fn keep_leaf(&mut self, path: &str, fd: Arc<OwnedFd>) {
+        if self.leaves.len() >= LEAF_CACHE_MAX {
+            self.leaves.remove(0);
+        }
+        self.leaves.retain(|(p, _)| p != path);
+        self.leaves.push((path.to_owned(), fd));
     }
 
     /// The longest kept ancestor of the checked, non-root `path` (the root
@@ -248,9 +294,19 @@ impl LiveSystem {
         )
     }
 
-    /// An `O_PATH` descriptor of `path`, whatever its type.
-    fn open_path(&self, path: &str) -> SysResult<OwnedFd> {
-        self.resolve(path, OFlags::PATH)
+    /// An `O_PATH` descriptor of `path`, whatever its type (a kept one if
+    /// `path` is kept).
+    fn open_path(&self, path: &str) -> SysResult<Arc<OwnedFd>> {
+        if path == "/" {
+            return Ok(self.root.clone());
+        }
+        if let Some(fd) = self.dirs.get(path) {
+            return Ok(fd.clone());
+        }
+        if let Some((_, fd)) = self.leaves.iter().find(|(p, _)| p == path) {
+            return Ok(fd.clone());
+        }
+        self.resolve(path, OFlags::PATH).map(Arc::new)
     }
 
     /// An `O_PATH` descriptor of the directory `path`, kept.
@@ -530,15 +586,50 @@ fn utf8(bytes: Vec<u8>) -> SysResult<String> {
 
 impl System for LiveSystem {
     fn lstat(&mut self, path: &str) -> SysResult<Option<FileMeta>> {
-        if relative(path)? == "." {
+        let rel = relative(path)?;
+        if rel == "." {
             return Ok(Some(meta_of(&fstat(&self.root)?)));
         }
-        let (dir, name) = match self.open_parent(path) {
-            Ok(found) => found,
+        let (parent, name) = split(path)?;
+        if self.last_walk_parent.as_deref() == Some(parent) {
+            // Looking around one directory (the planner, a mimic's
+            // listing): keep it, every next look is one `fstatat`. (If it
+            // cannot be opened, the walk below says why.)
+            let _ = self.open_dir(parent);
+        }
+        if let Some(dir) = self
+            .dirs
+            .get(parent)
+            .or((parent == "/").then_some(&self.root))
+        {
+            return not_found_is_none(
+                statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map(|st| meta_of(&st)),
+            );
+        }
+        // The parent is not kept (typically just after a mount): open the
+        // object itself in one walk from the longest kept ancestor (a
+        // symlink leaf is opened as itself, one anywhere above is `ELOOP`),
+        // and keep it for what comes next: the bind of a checked source or
+        // target, or the next level of a creation walk.
+        self.last_walk_parent = Some(parent.to_owned());
+        let (start, rest) = self.start_of(path);
+        let fd = match openat2_retry(
+            start.as_fd(),
+            rest,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::BENEATH,
+        ) {
+            Ok(fd) => fd,
             Err(Errno::NOENT) => return Ok(None),
             Err(err) => return Err(err),
         };
-        not_found_is_none(statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW).map(|st| meta_of(&st)))
+        let meta = meta_of(&fstat(&fd)?);
+        match meta.kind {
+            FileKind::Symlink => {}
+            FileKind::Dir => self.keep_dir(path, Arc::new(fd)),
+            FileKind::File | FileKind::Other => self.keep_leaf(path, Arc::new(fd)),
+        }
+        Ok(Some(meta))
     }
 
     fn stat(&mut self, path: &str) -> SysResult<Option<FileMeta>> {
@@ -556,10 +647,14 @@ impl System for LiveSystem {
     }
 
     fn statfs(&mut self, path: &str) -> SysResult<FsMeta> {
-        let st = match self.dirs.get(path) {
-            Some(fd) => fstatfs(fd)?,
-            None => fstatfs(self.open_path(path)?)?,
+        // A directory (the trespassing check's case) is kept: the `mkdir`
+        // into it that typically follows starts there.
+        let fd = match self.open_dir(path) {
+            Ok(fd) => fd,
+            Err(Errno::NOTDIR) => self.open_path(path)?,
+            Err(err) => return Err(err),
         };
+        let st = fstatfs(&fd)?;
         Ok(FsMeta {
             magic: st.f_type as i64,
             read_only: (st.f_flags as i64) & ST_RDONLY != 0,
@@ -576,6 +671,16 @@ impl System for LiveSystem {
     ) -> SysResult<bool> {
         check_name(name)?;
         let dir = self.open_dir(parent)?;
+        // Most levels of a creation walk exist: look before trying (one call
+        // instead of `mkdirat` failing with `EEXIST` and then a look; an
+        // existing name is `EEXIST` even on a read-only file system, so the
+        // answer is the same).
+        match kind_at(dir.as_fd(), name) {
+            Ok(FileKind::Dir) => return Ok(false),
+            Ok(_) => return Err(Errno::EXIST),
+            Err(Errno::NOENT) => {}
+            Err(err) => return Err(err),
+        }
         match mkdirat(&dir, name, Mode::from_raw_mode(mode & 0o7777)) {
             Ok(()) => {}
             Err(Errno::EXIST) => {

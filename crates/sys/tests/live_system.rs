@@ -113,6 +113,53 @@ fn binds_a_directory_and_a_file() {
     });
 }
 
+/// A bind right after the check of its source and target attaches the
+/// objects that were checked (kept by `lstat`), not whatever the paths lead
+/// to by then; a mount forgets them.
+#[test]
+fn a_bind_attaches_what_lstat_checked() {
+    in_world(|_world| {
+        let mut s = sys();
+        mkdirs(&["/tmp/a", "/tmp/t"]);
+        fs::write("/tmp/a/src", "checked").unwrap();
+        fs::write("/tmp/a/dst", "").unwrap();
+        fs::write("/tmp/other", "swapped in").unwrap();
+        assert_eq!(s.lstat("/tmp/a/src").unwrap().unwrap().kind, FileKind::File);
+        assert_eq!(s.lstat("/tmp/a/dst").unwrap().unwrap().kind, FileKind::File);
+        // Someone swaps the source after the check (the checked file stays
+        // linked elsewhere).
+        fs::rename("/tmp/a/src", "/tmp/a/moved").unwrap();
+        fs::rename("/tmp/other", "/tmp/a/src").unwrap();
+        s.bind("/tmp/a/src", "/tmp/a/dst", false, false).unwrap();
+        assert_eq!(fs::read_to_string("/tmp/a/dst").unwrap(), "checked");
+
+        // The bind forgot what was kept: the next one looks the path up again.
+        fs::write("/tmp/t/f", "").unwrap();
+        assert_eq!(s.lstat("/tmp/a/src").unwrap().unwrap().kind, FileKind::File);
+        s.bind("/tmp/a/dst", "/tmp/t/f", false, false).unwrap();
+        fs::write("/tmp/other", "second").unwrap();
+        fs::rename("/tmp/a/src", "/tmp/a/moved-too").unwrap();
+        fs::rename("/tmp/other", "/tmp/a/src").unwrap();
+        fs::write("/tmp/t/g", "").unwrap();
+        s.bind("/tmp/a/src", "/tmp/t/g", false, false).unwrap();
+        assert_eq!(fs::read_to_string("/tmp/t/g").unwrap(), "second");
+
+        // A symlink leaf is reported as one, and never kept for a bind.
+        symlink("/tmp/a/src", "/tmp/t/l").unwrap();
+        assert_eq!(
+            s.lstat("/tmp/t/l").unwrap().unwrap().kind,
+            FileKind::Symlink
+        );
+        assert_eq!(
+            s.bind("/tmp/t/l", "/tmp/t/f", false, false),
+            Err(Errno::LOOP)
+        );
+        // Missing leaves and parents are missing; a file as a parent is not a directory.
+        assert_eq!(s.lstat("/tmp/t/missing/x").unwrap(), None);
+        assert_eq!(s.lstat("/tmp/t/g/x").err(), Some(Errno::NOTDIR));
+    });
+}
+
 #[test]
 fn a_read_only_recursive_bind_covers_submounts() {
     in_world(|_world| {

@@ -48,7 +48,7 @@ use snapcell_core::entry::{MountEntry, Origin};
 use snapcell_core::paths;
 use snapcell_core::plan::{Action, Change, FsView, needed_changes};
 use snapcell_core::profile::Profile;
-use snapcell_sys::system::{AsideId, FileKind, System};
+use snapcell_sys::system::{AsideId, FileKind, FileMeta, System};
 
 use crate::assumptions::Assumptions;
 use crate::error::ExecError;
@@ -104,18 +104,38 @@ impl fmt::Display for UpdateError {
 impl std::error::Error for UpdateError {}
 
 /// The planner's view of the file system, through the system.
+///
+/// `is_dir` and `exists` are `stat`'s answers (symlinks followed), asked
+/// through `lstat` first: when no component is a symbolic link the two
+/// agree (a missing component is missing for both; `lstat` refuses a
+/// symlink in a parent with an error, and reports a symlink leaf as one),
+/// and `lstat` resolves from the system's kept directory descriptors
+/// instead of walking from `/` (issue 11: the planner asked every target
+/// once more from the root). Only a symlink or an error is asked of `stat`.
 struct SysView<'a> {
     sys: RefCell<&'a mut dyn System>,
+}
+
+impl SysView<'_> {
+    /// `stat`'s answer for a clean absolute path.
+    fn followed(&self, path: &str) -> Option<FileMeta> {
+        let mut sys = self.sys.borrow_mut();
+        match sys.lstat(path) {
+            Ok(Some(m)) if m.kind != FileKind::Symlink => Some(m),
+            Ok(None) => None,
+            _ => sys.stat(path).ok().flatten(),
+        }
+    }
 }
 
 impl FsView for SysView<'_> {
     fn is_dir(&self, path: &str) -> bool {
         paths::is_clean_absolute(path)
-            && matches!(self.sys.borrow_mut().stat(path), Ok(Some(m)) if m.kind == FileKind::Dir)
+            && matches!(self.followed(path), Some(m) if m.kind == FileKind::Dir)
     }
 
     fn exists(&self, path: &str) -> bool {
-        paths::is_clean_absolute(path) && matches!(self.sys.borrow_mut().stat(path), Ok(Some(_)))
+        paths::is_clean_absolute(path) && self.followed(path).is_some()
     }
 
     fn is_symlink(&self, path: &str) -> bool {
