@@ -212,7 +212,10 @@ fn actions(fx: &Fixture) -> (Vec<(String, String)>, String) {
     let stdout = expect_success(&out);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     // The ABI 6 scopes stay on: no profile here allows peers beyond the snap.
-    let unscoped: Vec<&str> = stderr.lines().filter(|l| l.contains("not scoped")).collect();
+    let unscoped: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("not scoped"))
+        .collect();
     assert!(unscoped.is_empty(), "{unscoped:?}");
     let pairs = stdout
         .lines()

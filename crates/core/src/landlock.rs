@@ -466,11 +466,7 @@ fn unix_beyond(
 /// The `(a, b, ...)` access list right after a rule's keyword, if any.
 fn access_list(text: &str) -> Option<Vec<&str>> {
     let list = text.trim().strip_prefix('(')?.split(')').next()?;
-    Some(
-        list.split([',', ' '])
-            .filter(|s| !s.is_empty())
-            .collect(),
-    )
+    Some(list.split([',', ' ']).filter(|s| !s.is_empty()).collect())
 }
 
 fn signal_send_beyond(
