@@ -184,3 +184,88 @@ fn the_domain_holds_under_a_profile_without_landlock_as_the_caller() {
     });
     before.assert_unchanged();
 }
+
+/// Our own helper: runs a program as on a kernel without Landlock.
+const NO_LANDLOCK_C: &str = include_str!("fixtures/no_landlock.c");
+
+/// Neither AppArmor (this kernel has none) nor Landlock (hidden from
+/// snap-confine by a seccomp filter answering `ENOSYS`, as a kernel built
+/// without it does): the app still starts, under its seccomp profile, with
+/// the minimal domain and with a domain from snapd's state alike, and
+/// `SNAPD_DEBUG` says there is no file confinement.
+#[test]
+fn without_landlock_the_app_still_runs_and_snapd_debug_says_so() {
+    use snapcell_core::seccomp::bin2::encode_bin2;
+    use snapcell_core::seccomp::bpf::{self, BpfProgram, SockFilter};
+    use snapcell_test_support::build_static_c;
+
+    let before = MachineSnapshot::take();
+    let fx = Fixture::new();
+    let wrapper = build_static_c(NO_LANDLOCK_C, fx.dir.path(), "no-landlock")
+        .expect("gcc -static (apt-get install gcc libc6-dev)");
+    run_in_world(|world: &mut World| {
+        fx.install(world, "core");
+        // A restricted profile that allows everything: loaded as filters.
+        let allow = BpfProgram::new(vec![SockFilter::stmt(bpf::RET_K, bpf::RET_ALLOW)])
+            .unwrap()
+            .to_bytes();
+        std::fs::write(
+            format!("/var/lib/snapd/seccomp/bpf/{TAG}.bin2"),
+            encode_bin2(false, &allow, &allow),
+        )
+        .unwrap();
+        let mut env = snap_env();
+        env.push(("SNAPD_DEBUG".into(), "1".into()));
+        let launch = || {
+            Command::new(&wrapper)
+                .arg(&fx.confine)
+                .args([
+                    "--base",
+                    "core",
+                    TAG,
+                    "/bin/sh",
+                    "-c",
+                    "echo ran; grep '^Seccomp_filters:' /proc/self/status",
+                ])
+                .env_clear()
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .current_dir("/")
+                .stdin(Stdio::null())
+                .output()
+                .unwrap()
+        };
+        // No profile, no snapd state: the minimal domain; then with
+        // snapd's state: a domain from the default grants.
+        for (what, state) in [
+            ("only the minimal Landlock domain", None),
+            ("Landlock domain from the default grants", Some("{}")),
+        ] {
+            if let Some(json) = state {
+                std::fs::write("/var/lib/snapd/state.json", json).unwrap();
+            }
+            let out = launch();
+            let stdout = expect_success(&out);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let lines: Vec<&str> = stdout.lines().collect();
+            assert_eq!(lines[0], "ran", "{what}: {stdout}");
+            // The helper's filter, the terminal-injection guard and the
+            // profile's two programs.
+            let filters: u32 = lines[1].split_whitespace().last().unwrap().parse().unwrap();
+            assert!(filters >= 4, "{what}: {stdout}");
+            assert!(
+                stderr.contains(
+                    "Landlock is not available on this kernel: no Landlock domain \
+                     (and no AppArmor: no file confinement)"
+                ),
+                "{what}: {stderr}"
+            );
+            assert!(
+                !stderr.contains("Landlock domain applied"),
+                "{what}: {stderr}"
+            );
+        }
+        let stderr_state = String::from_utf8_lossy(&launch().stderr).into_owned();
+        assert!(stderr_state.contains("default grants"), "{stderr_state}");
+    });
+    before.assert_unchanged();
+}

@@ -1,41 +1,69 @@
 //! The app's Landlock domain where the kernel has no AppArmor: translated
 //! from the AppArmor profile snapd wrote (snapd 2.57's template and
-//! interface snippets, tests/fixtures/apparmor), or built from snapcell's
-//! default grants and the connections in snapd's state. For a snap with no
-//! plugs and the same snap with home, network, network-bind and
-//! removable-media connected: what the app can read, write, execute,
-//! connect to and bind, each with one action that must succeed and one
-//! that must fail.
+//! interface snippets, read out of the installed snapd at test time:
+//! `snapcell_test_support::snapd`), or built from snapcell's default
+//! grants and the connections in snapd's state. For a snap with no plugs
+//! and the same snap with home, network, network-bind and removable-media
+//! connected: what the app can read, write, execute, connect to (TCP, an
+//! abstract UNIX socket), bind, signal and open (a device node), each with
+//! one action that must succeed and one that must fail.
 
 mod common;
 
 use std::net::TcpListener;
-use std::process::Command;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixListener};
+use std::process::{Child, Command, Stdio};
 
 use common::*;
-use snapcell_test_support::World;
+use snapcell_test_support::snapd::{AppArmor257, SNAPD, SnapdBinary};
+use snapcell_test_support::{World, build_static_c, scratch_dir};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/apparmor");
+/// snapd 2.57's AppArmor pieces from the installed snapd; `None` (and a
+/// SKIPPED line) only where snapd is not installed.
+fn apparmor_257() -> Option<AppArmor257> {
+    let Some(snapd) = SnapdBinary::installed() else {
+        eprintln!(
+            "SKIPPED: {SNAPD} is not installed (apt-get install snapd): snapd 2.57's AppArmor \
+             template is read out of it"
+        );
+        return None;
+    };
+    Some(AppArmor257::read(&snapd).unwrap())
+}
 
 /// The profile snapd 2.57 writes for snap.hello.hello on a non-core base.
-fn snapd_profile(plugs: &[&str]) -> String {
-    let read = |name: &str| std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap();
+fn snapd_profile(pieces: &AppArmor257, plugs: &[&str]) -> String {
     let vars = "@{SNAP_NAME}=\"hello\"\n@{SNAP_INSTANCE_NAME}=\"hello\"\n\
                 @{SNAP_COMMAND_NAME}=\"hello\"\n@{SNAP_REVISION}=\"x1\"\n\
                 @{PROFILE_DBUS}=\"snap_2ehello_2ehello\"\n\
                 @{INSTALL_DIR}=\"/{,var/lib/snapd/}snap\"";
-    let mut text = read("template-common")
+    let mut text = pieces
+        .template_common
         .replace("###VAR###", vars)
         .replace("###PROFILEATTACH###", "profile \"snap.hello.hello\"")
         .replace("###DEVMODE_SNAP_CONFINE###", "");
-    text.push_str(&read("other-base-rules"));
+    text.push_str(&pieces.other_base_rules);
     text.push('\n');
     for plug in plugs {
-        text.push_str(&read(plug).replace("###HOME_IX###", ""));
+        text.push_str(&pieces.snippet(plug).replace("###HOME_IX###", ""));
         text.push('\n');
     }
     text.push_str("}\n");
     text
+}
+
+/// Our own helper: connects to an abstract UNIX socket, optionally one it
+/// listens on itself (see the source).
+const ABSTRACT_CONNECT_C: &str = include_str!("fixtures/abstract_connect.c");
+
+/// The fixture, with `/bin/abstract-connect` (static) in the base.
+fn fixture() -> Fixture {
+    let build = scratch_dir().unwrap();
+    let helper = build_static_c(ABSTRACT_CONNECT_C, build.path(), "abstract-connect")
+        .expect("gcc -static (apt-get install gcc libc6-dev)");
+    let bytes = std::fs::read(helper).unwrap();
+    Fixture::with_base(base_tree(&[]).file("bin/abstract-connect", bytes, 0o755))
 }
 
 const ALL_PLUGS: &[&str] = &["home", "network", "network-bind", "removable-media"];
@@ -66,10 +94,28 @@ fn prepare_world() {
     std::fs::copy("/bin/busybox", "/home/u/Documents/prog").unwrap();
 }
 
+/// Who the app's actions reach outside its sandbox.
+struct Outside {
+    /// A process of the world's, outside the app's domain.
+    pid: u32,
+    /// An abstract UNIX socket a process outside the domain listens on.
+    abstract_name: String,
+    /// A name for the app's own abstract socket.
+    inside_name: String,
+}
+
 /// One line per action: `NAME=ok` or `NAME=no`, then the network lines.
-fn script(connect_port: u16, bind_port: u16) -> String {
+/// `d` tells a refusal (its error contains the pattern) from another
+/// failure, which shows as `NAME=error: ...`.
+fn script(connect_port: u16, bind_port: u16, outside: &Outside) -> String {
+    let Outside {
+        pid,
+        abstract_name,
+        inside_name,
+    } = outside;
     format!(
         r#"r() {{ n=$1; shift; if "$@" >/dev/null 2>&1; then echo "$n=ok"; else echo "$n=no"; fi; }}
+d() {{ n=$1; p=$2; shift 2; if o=$("$@" 2>&1); then echo "$n=ok"; else case "$o" in *"$p"*) echo "$n=no";; *) echo "$n=error: $o";; esac; fi; }}
 r read_snap cat /snap/hello/x1/conf
 r read_home cat /home/u/doc.txt
 r read_hidden cat /home/u/.ssh/id
@@ -84,10 +130,28 @@ r write_media touch /media/u/stick/f
 r write_etc touch /etc/snapcell-landlock-test
 r exec_snap /snap/hello/x1/bin/hello
 r exec_home /home/u/Documents/prog true
+sleep 100 >/dev/null 2>&1 & s=$!
+d signal_inside "not permitted" kill -TERM $s
+d signal_outside "not permitted" kill -CONT {pid}
+d abstract_inside "not permitted" /bin/abstract-connect --listen {inside_name}
+d abstract_outside "not permitted" /bin/abstract-connect {abstract_name}
+d open_null "ermission denied" sh -c 'echo x >/dev/null && : </dev/null'
+d open_kmsg "ermission denied" sh -c ': </dev/kmsg'
 c=$(timeout 2 nc 127.0.0.1 {connect_port} </dev/null 2>&1); case "$c" in *"ermission denied"*) echo connect=no;; *) echo connect=ok;; esac
 b=$(timeout 1 nc -l -p {bind_port} 2>&1); case "$b" in *"ermission denied"*) echo bind=no;; *) echo bind=ok;; esac
 "#
     )
+}
+
+/// A process of the world's outside the sandbox, killed and reaped when
+/// dropped.
+struct Sleeper(Child);
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn free_port() -> u16 {
@@ -98,10 +162,36 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Run the actions in the app; `name=ok|no` pairs.
+/// Run the actions in the app; `name=ok|no` pairs. Outside the sandbox
+/// the same peers are reachable: checked here first.
 fn actions(fx: &Fixture) -> (Vec<(String, String)>, String) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    let sleeper = Sleeper(
+        Command::new("sleep")
+            .arg("1000")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("cannot start sleep"),
+    );
+    // Abstract names are per network namespace, which tests share: unique
+    // ones, after the fixture's scratch directory.
+    let unique = fx.dir.path().file_name().unwrap().to_string_lossy();
+    let outside = Outside {
+        pid: sleeper.0.id(),
+        abstract_name: format!("snapcell-outside-{unique}"),
+        inside_name: format!("snap.hello.inside-{unique}"),
+    };
+    let abstract_listener =
+        UnixListener::bind_addr(&SocketAddr::from_abstract_name(&outside.abstract_name).unwrap())
+            .unwrap();
+    let plain = Command::new(fx.dir.path().join("base/bin/abstract-connect"))
+        .arg(&outside.abstract_name)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&plain.stdout), "ok\n", "outside");
+    std::fs::File::open("/dev/kmsg").expect("/dev/kmsg outside the sandbox");
+
     let mut env = snap_env();
     env.push(("HOME".into(), "/home/u".into()));
     env.push(("SNAPD_DEBUG".into(), "1".into()));
@@ -113,12 +203,20 @@ fn actions(fx: &Fixture) -> (Vec<(String, String)>, String) {
             TAG,
             "/bin/sh",
             "-c",
-            &script(port, free_port()),
+            &script(port, free_port(), &outside),
         ],
         &env,
     );
+    drop(abstract_listener);
+    drop(sleeper);
     let stdout = expect_success(&out);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    // The ABI 6 scopes stay on: no profile here allows peers beyond the snap.
+    let unscoped: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("not scoped"))
+        .collect();
+    assert!(unscoped.is_empty(), "{unscoped:?}");
     let pairs = stdout
         .lines()
         .filter_map(|l| l.split_once('='))
@@ -159,6 +257,13 @@ const ALWAYS: &[(&str, &str)] = &[
     ("write_etc", "no"),
     ("exec_snap", "ok"),
     ("exec_home", "no"),
+    // ABI 6 scopes: no profile here reaches beyond the snap.
+    ("signal_inside", "ok"),
+    ("signal_outside", "no"),
+    ("abstract_inside", "ok"),
+    ("abstract_outside", "no"),
+    ("open_null", "ok"),
+    ("open_kmsg", "no"),
 ];
 
 const NO_PLUGS: &[(&str, &str)] = &[
@@ -177,21 +282,24 @@ const PLUGS: &[(&str, &str)] = &[
     ("bind", "ok"),
 ];
 
-fn write_profile(plugs: &[&str]) {
+fn write_profile(pieces: &AppArmor257, plugs: &[&str]) {
     std::fs::create_dir_all("/var/lib/snapd/apparmor/profiles").unwrap();
     std::fs::write(
         "/var/lib/snapd/apparmor/profiles/snap.hello.hello",
-        snapd_profile(plugs),
+        snapd_profile(pieces, plugs),
     )
     .unwrap();
 }
 
 #[test]
 fn snapd_profile_without_plugs() {
-    let fx = Fixture::new();
+    let Some(pieces) = apparmor_257() else {
+        return;
+    };
+    let fx = fixture();
     fx.run_installed("core", |_: &mut World| {
         prepare_world();
-        write_profile(&[]);
+        write_profile(&pieces, &[]);
         let (results, stderr) = actions(&fx);
         check(&results, ALWAYS, &stderr);
         check(&results, NO_PLUGS, &stderr);
@@ -211,10 +319,13 @@ fn snapd_profile_without_plugs() {
 
 #[test]
 fn snapd_profile_with_home_network_network_bind_removable_media() {
-    let fx = Fixture::new();
+    let Some(pieces) = apparmor_257() else {
+        return;
+    };
+    let fx = fixture();
     fx.run_installed("core", |_: &mut World| {
         prepare_world();
-        write_profile(ALL_PLUGS);
+        write_profile(&pieces, ALL_PLUGS);
         let (results, stderr) = actions(&fx);
         check(&results, ALWAYS, &stderr);
         check(&results, PLUGS, &stderr);
@@ -237,7 +348,7 @@ fn write_state(plugs: &[&str]) {
 
 #[test]
 fn default_grants_without_plugs() {
-    let fx = Fixture::new();
+    let fx = fixture();
     fx.run_installed("core", |_: &mut World| {
         prepare_world();
         write_state(&[]);
@@ -250,7 +361,7 @@ fn default_grants_without_plugs() {
 
 #[test]
 fn default_grants_with_connections_from_state_then_from_the_cache() {
-    let fx = Fixture::new();
+    let fx = fixture();
     fx.run_installed("core", |_: &mut World| {
         prepare_world();
         write_state(ALL_PLUGS);

@@ -192,19 +192,27 @@ fn apply_landlock(files: FileConfinement) -> Result<()> {
             domain.restrict_self()?
         }
     };
-    match status.ruleset {
-        RulesetStatus::NotEnforced => {
-            debug!(
-                "Landlock is not available on this kernel: no Landlock domain \
-                 (and no AppArmor: no file confinement)"
-            );
-        }
-        RulesetStatus::FullyEnforced | RulesetStatus::PartiallyEnforced => {
-            debug!("Landlock domain applied ({:?})", status.ruleset);
-            debug!("Landlock on this kernel: {:?}", status.landlock);
-        }
+    for line in landlock_status_lines(&status.ruleset, &status.landlock) {
+        debug!("{line}");
     }
     Ok(())
+}
+
+/// What `SNAPD_DEBUG` says once the domain is in place, or could not be:
+/// on a kernel with neither AppArmor nor Landlock the launch goes on with
+/// what snapd would apply there (seccomp, the device cgroup), and says so.
+fn landlock_status_lines(ruleset: &RulesetStatus, landlock: &dyn std::fmt::Debug) -> Vec<String> {
+    match ruleset {
+        RulesetStatus::NotEnforced => vec![
+            "Landlock is not available on this kernel: no Landlock domain \
+             (and no AppArmor: no file confinement)"
+                .to_owned(),
+        ],
+        RulesetStatus::FullyEnforced | RulesetStatus::PartiallyEnforced => vec![
+            format!("Landlock domain applied ({ruleset:?})"),
+            format!("Landlock on this kernel: {landlock:?}"),
+        ],
+    }
 }
 
 /// How the app's file access is confined.
@@ -441,6 +449,26 @@ mod tests {
         assert!(
             !wants_no_new_privs(false, AppArmor::Unknown),
             "unknown: as snapd"
+        );
+    }
+
+    /// Neither AppArmor nor Landlock: the launch goes on (no error) and
+    /// `SNAPD_DEBUG` says there is no file confinement.
+    #[test]
+    fn without_landlock_the_debug_output_says_there_is_no_file_confinement() {
+        assert_eq!(
+            landlock_status_lines(&RulesetStatus::NotEnforced, &"NotImplemented"),
+            [
+                "Landlock is not available on this kernel: no Landlock domain \
+              (and no AppArmor: no file confinement)"
+            ]
+        );
+        assert_eq!(
+            landlock_status_lines(&RulesetStatus::PartiallyEnforced, &"Available"),
+            [
+                "Landlock domain applied (PartiallyEnforced)",
+                "Landlock on this kernel: \"Available\""
+            ]
         );
     }
 

@@ -152,6 +152,12 @@ pub fn translate(profile: &apparmor::Profile, ctx: &Context, fs: &dyn FsView) ->
         common.insert("SNAP_REVISION".to_owned(), vec![rev.clone()]);
     }
     common.insert("UID".to_owned(), vec![ctx.uid.to_string()]);
+    // AppArmor's own name for the profile being compiled (abstractions/base
+    // says `signal peer=@{profile_name}`): one of the snap's, so the app's own.
+    common.insert(
+        "profile_name".to_owned(),
+        vec![format!("snap.{}.*", ctx.instance_name)],
+    );
     // Profile values win over ours for the snap's own variables.
     for k in ["SNAP_NAME", "SNAP_INSTANCE_NAME", "SNAP_REVISION"] {
         if let Some(val) = profile.vars.get(k) {
@@ -433,6 +439,16 @@ fn unix_beyond(
     over: &BTreeMap<String, Vec<String>>,
     own: &str,
 ) -> bool {
+    // An access list without connect or send (`unix (create)`, `unix
+    // (getattr, getopt, setopt, shutdown)`, `unix (bind, listen) ...`,
+    // `unix (receive) peer=...`): nothing the scope restricts.
+    if let Some(list) = access_list(text)
+        && !list
+            .iter()
+            .any(|a| matches!(*a, "connect" | "send" | "w" | "rw" | "write"))
+    {
+        return false;
+    }
     if let Some(addr) = cond(text, "addr") {
         if !addr.starts_with('@') {
             return false; // pathname sockets: file rules
@@ -445,6 +461,12 @@ fn unix_beyond(
     }
     // `unix (...)` with neither: any peer.
     !text.contains("type=dgram") || text.contains("connect") || text.contains("send")
+}
+
+/// The `(a, b, ...)` access list right after a rule's keyword, if any.
+fn access_list(text: &str) -> Option<Vec<&str>> {
+    let list = text.trim().strip_prefix('(')?.split(')').next()?;
+    Some(list.split([',', ' ']).filter(|s| !s.is_empty()).collect())
 }
 
 fn signal_send_beyond(
@@ -461,6 +483,23 @@ fn signal_send_beyond(
         }
     } else if t.starts_with("receive") {
         return false;
+    }
+    // `set=("exists")` (abstractions/base): signal 0 only. Under the scope
+    // it fails with EPERM, which still tells the app the process exists.
+    if let Some(at) = t.find("set=") {
+        let v = &t[at + 4..];
+        let set = match v.strip_prefix('(') {
+            Some(group) => group.split(')').next().unwrap_or(""),
+            None => v.split([' ', ',']).next().unwrap_or(""),
+        };
+        if set
+            .split([',', ' '])
+            .map(|s| s.trim_matches('"'))
+            .filter(|s| !s.is_empty())
+            .all(|s| s == "exists")
+        {
+            return false;
+        }
     }
     match cond(t, "peer") {
         Some(peer) => !label_is_own(peer, vars, over, own),
@@ -709,6 +748,40 @@ mod tests {
         );
         assert!(p.scope_abstract_unix);
         assert!(!p.scope_signal);
+    }
+
+    /// abstractions/base's rules reach no peer beyond the snap that the
+    /// scopes would cut off: both scopes stay on.
+    #[test]
+    fn abstractions_base_keeps_both_scopes() {
+        let p = translate(
+            &apparmor::parse(
+                "signal (receive) peer=unconfined,\nsignal peer=@{profile_name},\n\
+                 signal (receive, send) set=(\"exists\"),\nunix peer=(label=@{profile_name}),\n\
+                 unix (receive) peer=(label=unconfined),\nunix (create),\n\
+                 unix (getattr, getopt, setopt, shutdown),\n\
+                 unix (bind, listen) addr=\"@snap.@{SNAP_INSTANCE_NAME}.**\",\n",
+                &mut |_| None,
+            ),
+            &ctx(),
+            &fs(),
+        );
+        assert!(p.scope_abstract_unix, "{:?}", p.notes);
+        assert!(p.scope_signal, "{:?}", p.notes);
+        // Beyond: sending real signals, connecting or sending to anyone.
+        for (rule, unix) in [
+            ("signal (send) set=(term, exists) peer=unconfined,", false),
+            ("signal peer=unconfined,", false),
+            ("unix (connect, send) type=stream,", true),
+            ("unix (rw) peer=(label=unconfined),", true),
+        ] {
+            let p = translate(&apparmor::parse(rule, &mut |_| None), &ctx(), &fs());
+            if unix {
+                assert!(!p.scope_abstract_unix, "{rule}");
+            } else {
+                assert!(!p.scope_signal, "{rule}");
+            }
+        }
     }
 
     #[test]

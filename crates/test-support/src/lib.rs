@@ -16,6 +16,10 @@
 //! * `seccomp_probe` (x86_64): system calls with harmless arguments on every
 //!   entry point and a static program that makes them as a snap's app, to
 //!   see what seccomp filters decide.
+//! * [`static_c`]: small static C programs that run as a snap's app on
+//!   any base.
+//! * [`snapd`]: snapd's own policy text (seccomp and AppArmor templates,
+//!   interface snippets) read out of the installed snapd at test time.
 //!
 //! Files prepared on the host for use inside a world must not live under
 //! `/tmp`: the world covers it with an empty tmpfs. [`scratch_dir`] makes a
@@ -26,13 +30,16 @@ pub mod cgroup;
 pub mod preserve;
 #[cfg(target_arch = "x86_64")]
 pub mod seccomp_probe;
+pub mod snapd;
 pub mod snapshot;
 pub mod squashfs;
+pub mod static_c;
 pub mod tree;
 pub mod world;
 
 pub use snapshot::MachineSnapshot;
 pub use squashfs::build_squashfs;
+pub use static_c::build_static_c;
 pub use tree::Tree;
 pub use world::{World, WorldError, run_in_world, try_run_in_world};
 

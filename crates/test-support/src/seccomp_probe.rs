@@ -24,7 +24,6 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 pub mod numbers;
 pub mod policy;
@@ -230,19 +229,16 @@ pub fn probe(name: &str) -> Probe {
 
 /// The installed snapd (2.57 on Debian 12), whose default template
 /// [`snapd_257_profile`] reads.
-pub const SNAPD: &str = "/usr/lib/snapd/snapd";
+pub use crate::snapd::SNAPD;
 
 /// snapd 2.57's default template, read out of the installed [`SNAPD`].
 fn template_257() -> Option<String> {
-    let data = std::fs::read(SNAPD).ok()?;
-    let start = b"# Description: Allows access to app-specific directories and basic runtime\n#\n# The default seccomp";
-    let i = data.windows(start.len()).position(|w| w == start)?;
-    let rest = &data[i..];
-    let end = rest
-        .iter()
-        .position(|&b| !(b == b'\n' || b == b'\t' || (0x20..0x7f).contains(&b)))?;
-    let text = String::from_utf8(rest[..end].to_vec()).ok()?;
-    text.ends_with("pwritev\n").then_some(text)
+    crate::snapd::SnapdBinary::installed()?
+        .text(
+            "# Description: Allows access to app-specific directories and basic runtime\n#\n# The default seccomp",
+            "pwritev\n",
+        )
+        .ok()
 }
 
 /// The `.src` snapd 2.57 writes for a strict app with no plugs on a host
@@ -263,23 +259,7 @@ pub const PROBE_C: &str = include_str!("seccomp_probe/probe.c");
 /// Compile [`PROBE_C`] with `gcc -static` into `dir/seccomp-probe` (mode
 /// 0755): a program with no dependencies, which runs on any base.
 pub fn build_probe(dir: &Path) -> io::Result<PathBuf> {
-    let src = dir.join("seccomp-probe.c");
-    let out = dir.join("seccomp-probe");
-    std::fs::write(&src, PROBE_C)?;
-    let o = Command::new("gcc")
-        .args(["-static", "-O2", "-Wall", "-Werror", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .output()
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot run gcc: {e}")))?;
-    if !o.status.success() {
-        return Err(io::Error::other(format!(
-            "gcc -static failed ({}): {}",
-            o.status,
-            String::from_utf8_lossy(&o.stderr)
-        )));
-    }
-    Ok(out)
+    crate::static_c::build_static_c(PROBE_C, dir, "seccomp-probe")
 }
 
 /// Read the probe program's output for `n` probes: one line a probe,
