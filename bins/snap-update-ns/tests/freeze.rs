@@ -8,6 +8,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use rustix::process::{Pid, Signal, WaitOptions, kill_process, waitpid};
@@ -24,6 +25,7 @@ use snapcell_sys::system::System;
 use snapcell_test_support::cgroup::{
     CgroupGuard, host_v2_root, show_cgroup_v1, unique_snap_name, uuid,
 };
+use snapcell_test_support::preserve::preserve_namespace;
 use snapcell_test_support::run_in_world;
 
 /// snap-update-ns's context for `instance` (lock and freeze its own), the
@@ -201,4 +203,51 @@ fn v2_the_snap_is_frozen_during_an_update_and_thawed_after_also_after_a_failure(
     drop(guard);
     let left = host_v2_root().join(&parent);
     assert!(!left.exists(), "{} is left", left.display());
+}
+
+/// The binary: a failed update (a desired profile that does not parse)
+/// and a good one, each with the snap frozen in between (said under
+/// `SNAPD_DEBUG`) and running again after.
+#[test]
+fn v1_snap_update_ns_thaws_the_snap_after_a_failed_update_too() {
+    let name = unique_snap_name();
+    let dir = PathBuf::from(format!("/sys/fs/cgroup/freezer/snap.{name}"));
+    let mut guard = CgroupGuard::new();
+    guard.dir(&dir);
+    run_in_world(|_world| {
+        show_cgroup_v1();
+        let file = PathBuf::from(format!("/tmp/{name}.count"));
+        let n = name.clone();
+        let pid = counter(move || join_freezer_v1(&n).unwrap(), file.clone());
+        let mut holder = preserve_namespace(&name, "");
+        fs::create_dir_all("/var/lib/snapd/mount").unwrap();
+        let desired = format!("/var/lib/snapd/mount/snap.{name}.fstab");
+        for (profile, ok) in [("garbage\n", false), ("", true)] {
+            fs::write(&desired, profile).unwrap();
+            let out = Command::new(env!("CARGO_BIN_EXE_snap-update-ns"))
+                .arg(&name)
+                .env_clear()
+                .env("SNAPD_DEBUG", "1")
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.success(), ok, "{err}");
+            assert!(
+                err.contains(&format!("froze the processes of snap {name} (FROZEN)")),
+                "{err}"
+            );
+            assert_eq!(
+                fs::read_to_string(dir.join("freezer.state"))
+                    .unwrap()
+                    .trim(),
+                "THAWED"
+            );
+            assert!(!stands_still(&file), "not running again (ok: {ok})");
+        }
+        let _ = holder.kill();
+        let _ = holder.wait();
+        reap(pid);
+    });
+    drop(guard);
+    assert!(!dir.exists(), "{} is left", dir.display());
 }
