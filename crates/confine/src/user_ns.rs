@@ -41,6 +41,7 @@ use snapcell_exec::{ProfileUpdateError, UserProfileUpdateContext, execute_mount_
 use snapcell_sys::debug;
 use snapcell_sys::fork::unshare;
 use snapcell_sys::live::LiveSystem;
+use snapcell_sys::nsid::owning_user_ns;
 use snapcell_sys::profile_io::load_profile;
 use snapcell_sys::safefs::open_dir_errno;
 
@@ -154,6 +155,18 @@ pub fn enter_user_namespace(
         .or_die(|| "cannot enter the snap's mount namespace again".to_owned())?;
     let (ns_dir, preserved) = looked?;
     if let Some(fd) = preserved {
+        // As for the snap's: never one owned by another user namespace.
+        let owner = owning_user_ns(fd.as_fd())
+            .or_die(|| format!("cannot inspect the owner of {NS_DIR}/{name}"))?;
+        let owner =
+            rustix::fs::fstat(&owner).or_die(|| "cannot inspect a user namespace".to_owned())?;
+        let ours = rustix::fs::stat("/proc/self/ns/user")
+            .or_die(|| "cannot inspect /proc/self/ns/user".to_owned())?;
+        if (owner.st_dev, owner.st_ino) != (ours.st_dev, ours.st_ino) {
+            return Err(Error::new(format!(
+                "cannot use {NS_DIR}/{name}: the namespace belongs to another user namespace"
+            )));
+        }
         debug!("joining the preserved per-user mount namespace {NS_DIR}/{name}");
         move_into_link_name_space(fd.as_fd(), Some(LinkNameSpaceType::Mount))
             .or_die(|| format!("cannot join preserved per-user mount namespace {name}"))?;
