@@ -95,8 +95,10 @@ fn v1_devices_controller_on_the_hosts_layout() {
     let fx = Fixture::new();
     let name = unique_snap_name();
     let host_dir = PathBuf::from(format!("/sys/fs/cgroup/devices/snap.{name}.hello"));
+    // snap-confine also joins the snap's freezer group on v1.
+    let freezer_dir = PathBuf::from(format!("/sys/fs/cgroup/freezer/snap.{name}"));
     let mut guard = CgroupGuard::new();
-    guard.dir(&host_dir);
+    guard.dir(&host_dir).dir(&freezer_dir);
     run_in_world(|world: &mut World| {
         show_cgroup_v1();
         fake_udev();
@@ -143,6 +145,7 @@ fn v1_devices_controller_on_the_hosts_layout() {
     });
     drop(guard);
     assert!(!host_dir.exists(), "{} is left", host_dir.display());
+    assert!(!freezer_dir.exists(), "{} is left", freezer_dir.display());
     before.assert_unchanged();
 }
 
@@ -197,7 +200,7 @@ const REFERENCE_SECCOMP: &str = "/usr/lib/snapd/snap-seccomp";
 
 /// Debian's snapd 2.57 snap-confine and ours, one after the other in the
 /// same world on the host's v1 layout with a tagged device: the same rules
-/// in `devices.list` and the same answers in the app. (2.57 also joins the
+/// in `devices.list` and the same answers in the app. (Both also join the
 /// freezer cgroup `snap.NAME`, which the guard removes as well.)
 #[test]
 fn same_device_cgroup_as_snapd_2_57() {

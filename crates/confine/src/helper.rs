@@ -59,8 +59,14 @@ pub const MAX_UNSHARE_ATTEMPTS: usize = 1024;
 /// failure nothing stays bound and the process is left in the host
 /// namespace (where the caller's clean-up happens anyway).
 pub fn preserve_own_mount_ns(instance: &str, host_ns: &OwnedFd, ns_dir: &OwnedFd) -> Result<()> {
-    debug!("preserving the mount namespace");
-    let name = preserved_ns_name(instance);
+    preserve_own_mount_ns_as(&preserved_ns_name(instance), host_ns, ns_dir)
+}
+
+/// [`preserve_own_mount_ns`] under the name `name` in `ns_dir` (the
+/// per-user namespace's `INSTANCE.UID.mnt`).
+pub fn preserve_own_mount_ns_as(name: &str, host_ns: &OwnedFd, ns_dir: &OwnedFd) -> Result<()> {
+    debug!("preserving the mount namespace as {name}");
+    let name = name.to_owned();
     let own = open_own_mount_ns()?;
     move_into_link_name_space(host_ns.as_fd(), Some(LinkNameSpaceType::Mount))
         .or_die(|| "cannot return to the host mount namespace".to_owned())?;
@@ -127,6 +133,13 @@ pub fn open_own_mount_ns() -> Result<OwnedFd> {
 /// `host_ns` (the namespace the capture helper binds from), re-unsharing on
 /// the next allowed CPU while it is not. See the module documentation.
 pub fn unshare_preservable_mount_ns(host_ns: &OwnedFd) -> Result<()> {
+    unshare_preservable_mount_ns_from(host_ns, host_ns)
+}
+
+/// [`unshare_preservable_mount_ns`] of the namespace `from` (the caller is
+/// in it; a retry goes back there), to be preserved from `host_ns`: the
+/// per-user namespace, unshared from the snap's.
+pub fn unshare_preservable_mount_ns_from(host_ns: &OwnedFd, from: &OwnedFd) -> Result<()> {
     let host_id = match mount_ns_id(host_ns.as_fd()) {
         Ok(id) => Some(id),
         Err(e) => {
@@ -167,7 +180,7 @@ pub fn unshare_preservable_mount_ns(host_ns: &OwnedFd) -> Result<()> {
                 "new mount namespace id {new_id} is not greater than the host's {host_id}; \
                  it could not be preserved; trying again on another CPU"
             );
-            move_into_link_name_space(host_ns.as_fd(), Some(LinkNameSpaceType::Mount))
+            move_into_link_name_space(from.as_fd(), Some(LinkNameSpaceType::Mount))
                 .or_die(|| "cannot return to the host mount namespace".to_owned())?;
             if !cpus.is_empty() {
                 let mut set = CpuSet::new();

@@ -27,6 +27,7 @@ use crate::helper::{preserve_own_mount_ns, unshare_preservable_mount_ns};
 use crate::host;
 use crate::request::{Invocation, Request, parse_request};
 use crate::reuse::{Verdict, inspect, write_info};
+use crate::user_ns::{self, UserMounts};
 use snapcell_core::dirs::{NS_DIR, VOID_DIR, info_name, profile_name};
 use snapcell_core::os_release::Distro;
 
@@ -100,7 +101,10 @@ pub fn run(
     let saved = ProcessState::capture()?;
     let outcome = match &base {
         None => NamespaceOutcome::Classic,
-        Some(base) => enter_snap_namespace(&req, base, smd)?,
+        Some(base) => {
+            let user = user_ns::prepare(&req.instance_name, env)?;
+            enter_snap_namespace(&req, base, smd, user.as_ref())?
+        }
     };
     debug!("mount namespace: {outcome:?}");
     hygiene::cwd::ensure_void_dir(Path::new(VOID_DIR))?;
@@ -162,7 +166,17 @@ fn exec(req: &Request, env: &[(OsString, OsString)]) -> Error {
 /// only on that path. The global lock is then taken while the snap lock is
 /// held; that order is safe because nothing takes a snap lock while
 /// holding the global lock (see [`snapcell_sys::snaplock`]).
-pub fn enter_snap_namespace(req: &Request, base: &Base, smd: &str) -> Result<NamespaceOutcome> {
+///
+/// Then, still under the lock: the caller's per-user namespace (`user`,
+/// [`user_ns`]; `None` for root) and, on cgroup v1, the snap's freezer
+/// group ([`snapcell_sys::cgroup::tracking`]), so that "in use" and
+/// snap-update-ns's freezing see this process.
+pub fn enter_snap_namespace(
+    req: &Request,
+    base: &Base,
+    smd: &str,
+    user: Option<&UserMounts>,
+) -> Result<NamespaceOutcome> {
     let distro = host::probe_distro();
     if distro.is_core16 && req.base == "core" {
         return Err(Error::new(
@@ -208,6 +222,14 @@ pub fn enter_snap_namespace(req: &Request, base: &Base, smd: &str) -> Result<Nam
             NamespaceOutcome::Built
         }
     };
+    if let Some(user) = user {
+        let done = user_ns::enter_user_namespace(&req.instance_name, user, &host_ns)?;
+        debug!("per-user mount namespace: {done:?}");
+        log::stage("per-user mount namespace");
+    }
+    let joined = snapcell_sys::cgroup::tracking::join_tracking_group(&req.instance_name)
+        .map_err(|e| Error::new(e.to_string()))?;
+    debug!("tracking group joined: {joined}");
     lock.unlock();
     log::stage("mount namespace");
     Ok(outcome)

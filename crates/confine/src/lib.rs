@@ -11,6 +11,9 @@
 //!   capture helper), and the `unshare` that avoids the 6.18 namespace-id
 //!   trap;
 //! * [`apply_profile`]: applying the snap's mount profile;
+//! * [`user_ns`]: the caller's per-user mount namespace (the user-fstab);
+//! * process tracking: the snap's freezer group on cgroup v1
+//!   ([`snapcell_sys::cgroup::tracking`]), joined under the snap lock;
 //! * [`confinement`]: seccomp, the app's Landlock domain (translated from
 //!   snapd's AppArmor profile, or default grants plus the connections in
 //!   snapd's state; the minimal domain where there is neither), AppArmor's
@@ -28,8 +31,12 @@
 //! * `/proc/1/ns/mnt` unreadable (this VM): a root caller stays in the
 //!   current namespace, a set-user-ID caller is refused ([`host`]);
 //! * "the base is still mounted" in the tmpfs-root design ([`reuse`]);
-//! * a "should discard" namespace is discarded even if in use: no process
-//!   tracking yet ([`reuse`]);
+//! * the in-process mount profile update of a namespace just built freezes
+//!   no process (none of the snap's is in it yet); snap-update-ns freezes
+//!   ([`snapcell_exec::update`]);
+//! * the per-user namespace's user-fstab is read in the host namespace and
+//!   applied in-process as root with the user's write restrictions, where
+//!   snapd runs snap-update-ns as the user ([`user_ns`]);
 //! * the scratch root is `/tmp/snap-private-tmp/snap.rootfs.XXXXXXXXXXXX`,
 //!   a name no instance can have ([`bootstrap::Scratch`]);
 //! * `/usr/lib/snapd` is remounted read-only, and only bound from a
@@ -69,7 +76,9 @@
 //!   [`bootstrap::create_scratch_dir`], [`bootstrap::populate`] (with
 //!   [`privtmp::setup_private_tmp`]), [`apply_profile::load_desired`] (read
 //!   before `unshare`) and [`apply_profile::apply_mount_profile`],
-//!   [`reuse::write_info`], [`helper::preserve_own_mount_ns`]; then the
+//!   [`reuse::write_info`], [`helper::preserve_own_mount_ns`],
+//!   [`user_ns::enter_user_namespace`] (the user-fstab read before, by
+//!   [`user_ns::prepare`]), [`snapcell_sys::cgroup::tracking::join_tracking_group`]; then the
 //!   void directory, [`confinement::read_cookie`], the app's environment
 //!   ([`confinement::app_environment`], pure) and
 //!   [`confinement::prepare_seccomp`] (finding and checking the profile),
@@ -109,6 +118,7 @@ pub mod mounts;
 pub mod privtmp;
 pub mod request;
 pub mod reuse;
+pub mod user_ns;
 
 pub use error::{Error, Result};
 pub use launch::main;

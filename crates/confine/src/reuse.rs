@@ -3,7 +3,8 @@
 //! * No `/run/snapd/ns/INSTANCE.mnt`, or a plain file there: build anew.
 //! * `snap.INSTANCE.info` records another base: it must be discarded.
 //! * The base is no longer mounted in it, or a configured home directory is
-//!   not a mount point in it: it should be discarded.
+//!   not a mount point in it: it should be discarded, unless the snap is in
+//!   use.
 //! * Otherwise: enter it (the check itself enters it, see [`inspect`]).
 //!
 //! "The base is still mounted" in our tmpfs-root design: `/` is a tmpfs
@@ -19,9 +20,11 @@
 //! refresh of the base (a new revision, a new loop device) the namespace is
 //! rebuilt.
 //!
-//! snapd keeps a "should discard" namespace while the snap still has
-//! processes (cgroup tracking); we have no tracking yet and discard it:
-//! running processes keep their old namespace, new ones get the new one.
+//! A namespace that should be discarded is kept (and entered) while the
+//! snap still has processes, as snapd decides it
+//! ([`snapcell_sys::cgroup::tracking::snap_in_use`]: v1, a live process in
+//! the freezer group `snap.INSTANCE`; v2, another group `snap.INSTANCE.*`);
+//! one built from another base is discarded even then.
 
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -29,6 +32,7 @@ use rustix::fs::{Mode, OFlags, openat};
 use rustix::io::Errno;
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 use snapcell_core::mountinfo::{MountInfoEntry, top_mount_at};
+use snapcell_sys::cgroup::tracking::snap_in_use;
 use snapcell_sys::debug;
 use snapcell_sys::mountinfo::read_mountinfo;
 use snapcell_sys::nsid::owning_user_ns;
@@ -208,7 +212,17 @@ pub fn inspect(
     let device = base.device()?;
     match judge_from_inside(&fd, host_ns, device, homedirs)? {
         None => Ok(Verdict::Joined),
-        Some(reason) => Ok(Verdict::Discard(reason)),
+        Some(reason) => {
+            // "Should discard" yields to processes still using it.
+            let in_use = snap_in_use(instance).map_err(|e| Error::new(format!("{e}")))?;
+            if !in_use {
+                return Ok(Verdict::Discard(reason));
+            }
+            debug!("keeping the preserved mount namespace ({reason}): the snap is in use");
+            move_into_link_name_space(fd.as_fd(), Some(LinkNameSpaceType::Mount))
+                .or_die(|| "cannot enter the preserved mount namespace".to_owned())?;
+            Ok(Verdict::Joined)
+        }
     }
 }
 

@@ -55,6 +55,11 @@ pub const CGROUP_DIR: &str = "/sys/fs/cgroup";
 /// Where the v1 `devices` controller is mounted; a device cgroup is
 /// `snap.NAME.APP` in it.
 pub const CGROUP_V1_DEVICES_DIR: &str = "/sys/fs/cgroup/devices";
+/// Where the v1 `freezer` controller is mounted; a snap's tracking group is
+/// `snap.INSTANCE` in it.
+pub const CGROUP_V1_FREEZER_DIR: &str = "/sys/fs/cgroup/freezer";
+/// snapd's feature flags (`per-user-mount-namespace`, ...), one file each.
+pub const FEATURES_DIR: &str = "/var/lib/snapd/features";
 /// The BPF file system.
 pub const BPF_FS_DIR: &str = "/sys/fs/bpf";
 /// Pinned v2 device maps (`snap_NAME_APP`).

@@ -8,7 +8,8 @@
 //!
 //! * [`SystemProfileUpdateContext`]: the snap's own namespace.
 //!   snap-update-ns (`[--from-snap-confine] INSTANCE`) takes the snap lock
-//!   (or, from snap-confine, checks that it is held), enters
+//!   (or, from snap-confine, checks that it is held), freezes the snap's
+//!   processes (thawed when the update ends, well or not), enters
 //!   `/run/snapd/ns/INSTANCE.mnt`, applies
 //!   `/var/lib/snapd/mount/snap.INSTANCE.fstab` over
 //!   `/run/snapd/ns/snap.INSTANCE.fstab` and saves the latter. snap-confine
@@ -16,7 +17,7 @@
 //!   ([`SystemProfileUpdateContext::for_new_namespace`]): it holds the lock,
 //!   is in the namespace already, and gives both profiles.
 //! * [`UserProfileUpdateContext`]: the per-user mounts (`--user-mounts`,
-//!   `-u UID`): no lock, `/run/snapd/ns/INSTANCE.UID.mnt` entered,
+//!   `-u UID`): no lock, no freeze, `/run/snapd/ns/INSTANCE.UID.mnt` entered,
 //!   `snap.INSTANCE.user-fstab` expanded for the user, applied over nothing,
 //!   never saved.
 //!
@@ -29,6 +30,7 @@ use std::path::Path;
 use snapcell_core::dirs::Dirs;
 use snapcell_core::expand::expand_user_entries;
 use snapcell_core::profile::Profile;
+use snapcell_sys::cgroup::tracking::{Frozen, freeze_snap_processes};
 use snapcell_sys::debug;
 use snapcell_sys::ns::{NsError, enter_mount_namespace};
 use snapcell_sys::profile_io::{load_profile, save_profile};
@@ -48,6 +50,13 @@ pub trait MountProfileUpdateContext {
     /// Keep others from changing the namespace until the returned lock is
     /// dropped (`None`: nothing to hold).
     fn lock(&mut self) -> Result<Option<Lock>, String>;
+
+    /// Freeze the snap's processes while the namespace changes (called
+    /// under the lock); they are thawed when the returned value is dropped,
+    /// before the lock is. Default: nothing frozen.
+    fn freeze(&mut self) -> Result<Option<Frozen>, String> {
+        Ok(None)
+    }
 
     /// Enter the namespace to update; `Ok(false)` when there is none, and
     /// so nothing to update.
@@ -91,7 +100,7 @@ pub enum ProfileUpdateError {
 }
 
 /// Update the namespace of `ctx` (snapd's `executeMountProfileUpdate`):
-/// lock, enter, load the desired then the current profile, open the
+/// lock, freeze the snap's processes, enter, load the desired then the current profile, open the
 /// namespace's system with `open_system` (only now: it must be opened from
 /// inside the namespace), apply, print the warnings (`WARNING: ...` on
 /// stderr, as snapd logs them), save.
@@ -100,6 +109,8 @@ pub fn execute_mount_profile_update<S: System>(
     open_system: impl FnOnce() -> SysResult<S>,
 ) -> Result<Updated, ProfileUpdateError> {
     let _lock = ctx.lock().map_err(ProfileUpdateError::Context)?;
+    // Dropped before the lock: thawed on every way out, then unlocked.
+    let _frozen = ctx.freeze().map_err(ProfileUpdateError::Context)?;
     if !ctx.enter_namespace().map_err(ProfileUpdateError::Context)? {
         debug!(
             "no preserved mount namespace for snap {}, nothing to update",
@@ -220,6 +231,20 @@ impl MountProfileUpdateContext for SystemProfileUpdateContext {
         }
     }
 
+    /// snap-update-ns's (with or without `--from-snap-confine`, as snapd's
+    /// `Lock`): every process of the snap but the caller's group, for at
+    /// most [`FREEZE_TIMEOUT`](snapcell_sys::cgroup::tracking::FREEZE_TIMEOUT).
+    /// snap-confine's in-process update of a namespace it has just built
+    /// freezes nothing: no process of the snap is in that namespace yet.
+    fn freeze(&mut self) -> Result<Option<Frozen>, String> {
+        match self.locking {
+            Locking::Take | Locking::VerifyHeld => freeze_snap_processes(&self.instance)
+                .map(Some)
+                .map_err(|e| e.to_string()),
+            Locking::HeldByCaller => Ok(None),
+        }
+    }
+
     fn enter_namespace(&mut self) -> Result<bool, String> {
         if !self.enter {
             return Ok(true);
@@ -268,6 +293,8 @@ pub struct UserProfileUpdateContext {
     gid: u32,
     /// `$SNAP_REAL_HOME`, if set and not empty.
     real_home: Option<String>,
+    /// The user-fstab as the caller read it, instead of reading it.
+    given: Option<Profile>,
 }
 
 impl UserProfileUpdateContext {
@@ -288,6 +315,23 @@ impl UserProfileUpdateContext {
             uid,
             gid,
             real_home: real_home.filter(|h| !h.is_empty()),
+            given: None,
+        }
+    }
+
+    /// snap-confine's, in the per-user namespace it has just made for the
+    /// calling user: `desired` is the user-fstab it read (unexpanded)
+    /// before entering the snap's namespace.
+    pub fn for_new_namespace(
+        instance: &str,
+        uid: u32,
+        gid: u32,
+        real_home: Option<String>,
+        desired: Profile,
+    ) -> UserProfileUpdateContext {
+        UserProfileUpdateContext {
+            given: Some(desired),
+            ..UserProfileUpdateContext::new(instance, false, uid, uid, gid, real_home)
         }
     }
 }
@@ -319,8 +363,13 @@ impl MountProfileUpdateContext for UserProfileUpdateContext {
     /// `/var/lib/snapd/mount/snap.INSTANCE.user-fstab`, with
     /// `$XDG_RUNTIME_DIR` and `$HOME` expanded for the user.
     fn load_desired_profile(&mut self) -> Result<Profile, String> {
-        let path = Dirs::HOST.desired_user_profile(&self.instance);
-        let mut desired = load_profile(Path::new(&path)).map_err(|e| e.to_string())?;
+        let mut desired = match &self.given {
+            Some(given) => given.clone(),
+            None => {
+                let path = Dirs::HOST.desired_user_profile(&self.instance);
+                load_profile(Path::new(&path)).map_err(|e| e.to_string())?
+            }
+        };
         expand_user_entries(&mut desired.entries, self.uid, self.real_home.as_deref())
             .map_err(|e| e.to_string())?;
         Ok(desired)

@@ -166,7 +166,7 @@ const DIR_PATH: OFlags = OFlags::PATH
 
 /// `mkdirat(dir, name, 0)`, then root:root and `mode`: nobody can use the
 /// directory before it has its owner and mode. `Ok(false)`: it existed.
-fn mkdir_root_owned(
+pub(super) fn mkdir_root_owned(
     dir: &OwnedFd,
     name: &str,
     mode: u32,

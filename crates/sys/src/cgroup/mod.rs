@@ -1,12 +1,14 @@
 //! Control groups as snapd uses them: the device cgroup (v1 `devices`
 //! controller, v2 BPF device programs with a pinned map under
-//! `/sys/fs/bpf/snap`). Process tracking (v1 freezer `snap.NAME`, v2 as
-//! current snapd) is the confinement issue's next part and lives here too.
+//! `/sys/fs/bpf/snap`) and process tracking (v1 freezer `snap.NAME`, v2
+//! the scopes `snap run` makes), with the freezing snap-update-ns does.
 //!
 //! * [`bpf`]: the raw `bpf()` calls;
 //! * [`udev`]: the devices udev tagged for an app;
 //! * [`device`]: the device cgroup itself ([`device::DeviceCgroup`]) and
-//!   snap-confine's step ([`device::setup_device_cgroup`]).
+//!   snap-confine's step ([`device::setup_device_cgroup`]);
+//! * [`tracking`]: the snap's tracking group (joining it, "in use",
+//!   freezing and thawing).
 //!
 //! Which version a host uses is decided as snapd does: `/sys/fs/cgroup` is
 //! the v2 hierarchy itself (`statfs` says cgroup2), or v1 (a tmpfs with
@@ -15,6 +17,7 @@
 
 pub mod bpf;
 pub mod device;
+pub mod tracking;
 pub mod udev;
 
 use std::fmt;

@@ -1,0 +1,203 @@
+//! Process tracking and per-user mount namespaces, in worlds.
+//!
+//! * On this machine's v1 layout, snap-confine puts the app in the snap's
+//!   freezer group (a unique snap name; a guard removes the group, also on
+//!   failure), and a preserved namespace that should be discarded (the
+//!   base was refreshed) is kept while an app of the snap still runs, then
+//!   rebuilt once it has exited.
+//! * A caller other than root gets the user-fstab applied in a per-user
+//!   namespace, ephemeral by default, preserved as `INSTANCE.UID.mnt` with
+//!   snapd 2.57's `per-user-mount-namespace` feature (and entered again),
+//!   and removed by snap-discard-ns.
+
+mod common;
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+use snapcell_test_support::cgroup::{CgroupGuard, show_cgroup_v1, unique_snap_name};
+use snapcell_test_support::{MachineSnapshot, World, run_in_world};
+
+/// The environment snap run gives an app of the snap `name`.
+fn env_of(name: &str) -> Vec<(OsString, OsString)> {
+    snap_env()
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match k.to_str() {
+                Some("SNAP_INSTANCE_NAME" | "SNAP_NAME") => OsString::from(name),
+                Some("SNAP") => OsString::from(format!("/snap/{name}/x1")),
+                _ => v,
+            };
+            (k, v)
+        })
+        .collect()
+}
+
+fn command(fx: &Fixture, name: &str, script: &str) -> Command {
+    let tag = format!("snap.{name}.hello");
+    let mut cmd = Command::new(&fx.confine);
+    cmd.args(["--base", "core", &tag, "/bin/sh", "-c", script])
+        .env_clear()
+        .envs(env_of(name))
+        .env("SNAPD_DEBUG", "1")
+        .current_dir("/")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Launch `script`; its stdout and stderr.
+fn launch(fx: &Fixture, name: &str, script: &str) -> (String, String) {
+    let out: Output = command(fx, name, script).output().unwrap();
+    let stdout = expect_success(&out);
+    (stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn a_stale_namespace_is_kept_while_the_snap_runs() {
+    let before = MachineSnapshot::take();
+    let fx = Fixture::new();
+    let name = unique_snap_name();
+    let freezer = PathBuf::from(format!("/sys/fs/cgroup/freezer/snap.{name}"));
+    let mut guard = CgroupGuard::new();
+    guard.dir(&freezer);
+    run_in_world(|world: &mut World| {
+        show_cgroup_v1();
+        world.mount_snap("core", "x1", &fx.base_image).unwrap();
+        world.mount_snap(&name, "x1", &fx.app_image).unwrap();
+        write_unrestricted_seccomp(&format!("snap.{name}.hello"));
+        let script = "readlink /proc/self/ns/mnt; cat /proc/self/cgroup";
+
+        let (out, err) = launch(&fx, &name, script);
+        assert!(err.contains("constructing a new mount namespace"), "{err}");
+        assert!(
+            out.contains(&format!(":freezer:/snap.{name}\n")),
+            "not tracked:\n{out}"
+        );
+        let first = out.lines().next().unwrap().to_owned();
+        let first_id = preserved_ns_id(&name);
+
+        // An app of the snap keeps running.
+        let mut running = command(&fx, &name, "echo started; exec sleep 60")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(running.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "started\n");
+        let procs = fs::read_to_string(freezer.join("cgroup.procs")).unwrap();
+        assert!(
+            procs.lines().any(|l| l == running.id().to_string()),
+            "{procs}"
+        );
+
+        // The base is refreshed: the namespace should be discarded, but is
+        // in use: kept.
+        world.mount_snap("core", "x2", &fx.base_image).unwrap();
+        let (out, err) = launch(&fx, &name, script);
+        assert!(err.contains("the snap is in use"), "{err}");
+        assert_eq!(out.lines().next().unwrap(), first, "not kept");
+        assert_eq!(preserved_ns_id(&name), first_id);
+
+        // Once it has exited: rebuilt.
+        running.kill().unwrap();
+        running.wait().unwrap();
+        let (out, err) = launch(&fx, &name, script);
+        assert!(err.contains("is no longer mounted in it"), "{err}");
+        assert_eq!(out.lines().next().unwrap(), preserved_ns_link(&name));
+        assert_ne!(preserved_ns_id(&name), first_id, "not rebuilt");
+    });
+    drop(guard);
+    assert!(!freezer.exists(), "{} is left", freezer.display());
+    before.assert_unchanged();
+}
+
+#[test]
+fn a_user_gets_the_user_fstab_in_a_per_user_namespace() {
+    const NOBODY: u32 = 65534;
+    let before = MachineSnapshot::take();
+    let fx = Fixture::new();
+    let setuid = fx.dir.path().join("snap-confine-setuid");
+    fs::copy(&fx.confine, &setuid).unwrap();
+    fs::set_permissions(&setuid, fs::Permissions::from_mode(0o4755)).unwrap();
+    run_in_world(|world: &mut World| {
+        fx.install(world, "core");
+        // The world's /run is its own: the portal's directories there.
+        let by_app = format!("/run/user/{NOBODY}/doc/by-app/snap.{SNAP}");
+        fs::create_dir_all(&by_app).unwrap();
+        fs::write(format!("{by_app}/f"), "from the portal\n").unwrap();
+        fs::create_dir_all("/var/lib/snapd/mount").unwrap();
+        fs::write(
+            format!("/var/lib/snapd/mount/snap.{SNAP}.user-fstab"),
+            format!(
+                "$XDG_RUNTIME_DIR/doc/by-app/snap.{SNAP} $XDG_RUNTIME_DIR/doc none bind,rw,x-snapd.ignore-missing 0 0\n"
+            ),
+        )
+        .unwrap();
+        let run = || {
+            let mut env = snap_env();
+            env.push(("SNAPD_DEBUG".into(), "1".into()));
+            let out = Command::new(&setuid)
+                .args([
+                    "--base",
+                    "core",
+                    TAG,
+                    "/bin/sh",
+                    "-c",
+                    &format!("readlink /proc/self/ns/mnt; cat /run/user/{NOBODY}/doc/f"),
+                ])
+                .env_clear()
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .current_dir("/")
+                .uid(NOBODY)
+                .gid(NOBODY)
+                .output()
+                .unwrap();
+            let stdout = expect_success(&out);
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            let mut lines = stdout.lines();
+            let ns = lines.next().unwrap().to_owned();
+            assert_eq!(lines.next(), Some("from the portal"), "{stderr}");
+            (ns, stderr)
+        };
+        let user_ns = format!("/run/snapd/ns/{SNAP}.{NOBODY}.mnt");
+
+        // Ephemeral (current snapd, and 2.57 without the feature).
+        let (ns1, err) = run();
+        assert!(err.contains("making a per-user mount namespace"), "{err}");
+        assert_ne!(ns1, preserved_ns_link(SNAP), "not a namespace of its own");
+        run();
+        assert!(
+            !Path::new(&user_ns).exists(),
+            "an ephemeral namespace was kept"
+        );
+        // The bind is only in the user's namespace.
+        assert!(!Path::new(&format!("/run/user/{NOBODY}/doc/f")).exists());
+
+        // 2.57's feature: preserved, then entered again.
+        fs::create_dir_all("/var/lib/snapd/features").unwrap();
+        fs::write("/var/lib/snapd/features/per-user-mount-namespace", "").unwrap();
+        let (ns3, _) = run();
+        assert!(is_preserved(&format!("{SNAP}.{NOBODY}")), "not preserved");
+        let (ns4, err) = run();
+        assert!(
+            err.contains("joining the preserved per-user mount namespace"),
+            "{err}"
+        );
+        assert_eq!(ns3, ns4);
+
+        // snap-discard-ns removes it with the snap's.
+        snapcell_confine::discard::discard_namespace(SNAP, false).unwrap();
+        assert!(!Path::new(&user_ns).exists());
+        assert!(!is_preserved(SNAP));
+    });
+    before.assert_unchanged();
+}
