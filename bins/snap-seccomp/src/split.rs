@@ -128,13 +128,19 @@ pub fn build(
     }
     let mut out = Vec::new();
     for &arch in arches {
-        // The number of each rule on this architecture (negative: none).
+        // The number of each rule on this architecture (negative: none;
+        // on the native one, the number the rule was resolved to).
+        let native = arch == ScmpArch::native();
         let numbers: Vec<i32> = rules
             .iter()
             .map(|r| {
-                ScmpSyscall::from_name_by_arch(r.name, arch)
-                    .map(i32::from)
-                    .unwrap_or(-1)
+                if native {
+                    i32::from(r.syscall).max(-1)
+                } else {
+                    ScmpSyscall::from_name_by_arch(r.name, arch)
+                        .map(i32::from)
+                        .unwrap_or(-1)
+                }
             })
             .collect();
         let i386 = arch == ScmpArch::X86;
