@@ -342,7 +342,7 @@ impl Split {
 }
 
 /// Where the dispatcher sends a range of system call numbers.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Leaf {
     /// The piece of this index.
     Piece(usize),
@@ -594,6 +594,41 @@ mod tests {
         // socketcall, ipc, recvmmsg, sendmmsg, 15 direct socket calls and
         // 10 direct IPC calls in libseccomp 2.5.4.
         assert!(found >= 29, "{found}");
+    }
+
+    #[test]
+    fn segments_send_each_number_where_it_belongs() {
+        let lows = [0, 10, 20];
+        let fast = [0, 5, 6, 10, 19, 25, u32::MAX];
+        let segs = segments(&lows, &fast);
+        assert_eq!(segs[0].0, 0);
+        assert!(segs.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 != w[1].1));
+        let leaf = |n: u32| segs[segs.partition_point(|&(lo, _)| lo <= n) - 1].1;
+        for n in (0..40).chain([u32::MAX - 1, u32::MAX]) {
+            let want = if fast.contains(&n) {
+                Leaf::Allow
+            } else {
+                Leaf::Piece(lows.partition_point(|&lo| lo <= n) - 1)
+            };
+            assert_eq!(leaf(n), want, "{n}");
+        }
+        // More ranges than conditional jumps reach: the search still
+        // assembles (through `ja`s) and every leaf is placed.
+        let fast: Vec<u32> = (0..2000).map(|n| n * 2).collect();
+        let segs = segments(&[0], &fast);
+        let mut code = Vec::new();
+        search(&mut code, &mut 0, 0, &segs);
+        let leaves = code
+            .iter()
+            .filter(|i| {
+                matches!(i, Ins::Stmt(s) if s.code == RET_K)
+                    || matches!(i, Ins::Goto(Label::Range(..)))
+            })
+            .count();
+        assert_eq!(leaves, segs.len());
+        assert!(
+            tree_size(segs.len()) == code.iter().filter(|i| !matches!(i, Ins::Here(_))).count()
+        );
     }
 
     #[test]
