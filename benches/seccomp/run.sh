@@ -19,6 +19,9 @@
 #
 # usage: benches/seccomp/run.sh [ROUNDS]          (default 30)
 #   OURS=path      our snap-seccomp (default: target/release/snap-seccomp, built here)
+#   STATIC=1       build ours linked statically (glibc static-pie and libseccomp.a,
+#                  in target/TRIPLE/release) and time that; with BASELINE=target/release/snap-seccomp
+#                  the default (dynamic) build is timed in the same rounds
 #   SNAPD=path     (default: /usr/lib/snapd/snap-seccomp)
 #   BASELINE=path  another build of ours, one more contender (A/B)
 #   CALLS=N        calls per timed loop (default 50000), REPS=R loops per process (default 5)
@@ -26,7 +29,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS=${1:-30}
 SNAPD=${SNAPD:-/usr/lib/snapd/snap-seccomp}
-if [ -z "${OURS:-}" ]; then
+if [ -z "${OURS:-}" ] && [ "${STATIC:-}" = 1 ]; then
+    # As README.md's "Static build" says. An explicit --target keeps RUSTFLAGS
+    # off build scripts and proc-macros.
+    triple=$(rustc -vV | sed -n 's/^host: //p')
+    LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=$(dirname "$(gcc -print-file-name=libseccomp.a)") \
+        RUSTFLAGS="-C target-feature=+crt-static" \
+        cargo build --release --locked -q -p snap-seccomp --target "$triple"
+    OURS=$PWD/target/$triple/release/snap-seccomp
+elif [ -z "${OURS:-}" ]; then
     cargo build --release --locked -q -p snap-seccomp
     OURS=$PWD/target/release/snap-seccomp
 fi

@@ -126,8 +126,13 @@ pub fn is_known(name: &str) -> bool {
 }
 
 /// The compat architecture added to every filter (snapd's
-/// `addSecondaryArches`).
+/// `addSecondaryArches`); worked out once per process.
 pub fn compat_arch() -> Option<ScmpArch> {
+    static COMPAT: std::sync::OnceLock<Option<ScmpArch>> = std::sync::OnceLock::new();
+    *COMPAT.get_or_init(find_compat_arch)
+}
+
+fn find_compat_arch() -> Option<ScmpArch> {
     let kernel = kernel_arch();
     let native = ScmpArch::native();
     match kernel {

@@ -34,10 +34,12 @@
 //! modelled here) and for more than `2 * PER_PIECE` rules; otherwise, or
 //! when a piece refuses a rule, the whole filter is built as one, as before.
 
+use std::collections::HashMap;
+
 use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpFilterContext, ScmpSyscall};
 use snapcell_core::seccomp::bpf::{
     AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, DATA_ARCH, DATA_NR, JMP_JA, JMP_JEQ_K, JMP_JGE_K, LD_W_ABS,
-    SockFilter,
+    RET_ALLOW, RET_K, SockFilter,
 };
 
 /// Distinct system calls per piece: small enough that the quadratic costs
@@ -57,6 +59,10 @@ const I386_MUX: [(u32, u32); 6] = [
     (359, 373),
     (393, 402),
 ];
+/// The i386 numbers libseccomp's i386 rule handling treats as socket or
+/// IPC calls (359-373, 392-402): never allowed by the dispatcher itself,
+/// whatever `I386_MUX` says.
+const I386_SPECIAL: [(u32, u32); 2] = [(359, 373), (392, 402)];
 const I386_SOCKETCALL: i32 = 102;
 const I386_IPC: i32 = 117;
 
@@ -71,6 +77,9 @@ pub struct Rule<'a> {
 /// The pieces of one architecture.
 struct ArchPieces {
     audit: u32,
+    /// System call numbers the dispatcher allows itself, sorted: every rule
+    /// for them is an unconditional allow.
+    fast: Vec<u32>,
     /// (lowest system call number, filter), by number.
     ranges: Vec<(u32, ScmpFilterContext)>,
     /// i386: the piece for the multiplexed calls (all of `I386_MUX`).
@@ -119,13 +128,19 @@ pub fn build(
     }
     let mut out = Vec::new();
     for &arch in arches {
-        // The number of each rule on this architecture (negative: none).
+        // The number of each rule on this architecture (negative: none;
+        // on the native one, the number the rule was resolved to).
+        let native = arch == ScmpArch::native();
         let numbers: Vec<i32> = rules
             .iter()
             .map(|r| {
-                ScmpSyscall::from_name_by_arch(r.name, arch)
-                    .map(i32::from)
-                    .unwrap_or(-1)
+                if native {
+                    i32::from(r.syscall).max(-1)
+                } else {
+                    ScmpSyscall::from_name_by_arch(r.name, arch)
+                        .map(i32::from)
+                        .unwrap_or(-1)
+                }
             })
             .collect();
         let i386 = arch == ScmpArch::X86;
@@ -134,14 +149,28 @@ pub fn build(
             .zip(&numbers)
             .map(|(r, &n)| i386 && (n < 0 || is_i386_mux(n as u32) || is_i386_muxed(r.name)))
             .collect();
-        let mut distinct: Vec<u32> = numbers
-            .iter()
-            .zip(&muxed)
-            .filter(|&(&n, &m)| n >= 0 && !m)
-            .map(|(&n, _)| n as u32)
-            .collect();
+        // A number whose every rule is an unconditional allow is allowed by
+        // the dispatcher itself (libseccomp's program for it is `if nr == N
+        // return ALLOW`, whatever the arguments): most of a template, which
+        // then costs libseccomp nothing. The others go to the pieces.
+        let (mut fast, mut distinct) = (Vec::new(), Vec::new());
+        for ((rule, &n), &m) in rules.iter().zip(&numbers).zip(&muxed) {
+            if n < 0 || m {
+                continue;
+            }
+            let n = n as u32;
+            let plain = rule.action == ScmpAction::Allow && rule.conditions.is_empty();
+            if plain && !(i386 && I386_SPECIAL.iter().any(|&(lo, hi)| (lo..=hi).contains(&n))) {
+                fast.push(n);
+            } else {
+                distinct.push(n);
+            }
+        }
         distinct.sort_unstable();
         distinct.dedup();
+        fast.sort_unstable();
+        fast.dedup();
+        fast.retain(|n| distinct.binary_search(n).is_err());
         let mut lows: Vec<u32> = distinct.chunks(PER_PIECE).map(|c| c[0]).collect();
         if lows.is_empty() {
             lows.push(0);
@@ -157,6 +186,9 @@ pub fn build(
             None
         };
         for ((rule, &n), &m) in rules.iter().zip(&numbers).zip(&muxed) {
+            if n >= 0 && !m && fast.binary_search(&(n as u32)).is_ok() {
+                continue;
+            }
             let ctx = if m {
                 mux.as_mut()?
             } else {
@@ -173,6 +205,7 @@ pub fn build(
         }
         out.push(ArchPieces {
             audit: audit(arch)?,
+            fast,
             ranges,
             mux,
         });
@@ -181,7 +214,7 @@ pub fn build(
 }
 
 /// A jump target while the dispatcher is laid out.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Label {
     Arch(usize),
     Range(usize, usize),
@@ -193,8 +226,8 @@ enum Ins {
     Stmt(SockFilter),
     /// `jeq`/`jge k` to `t`, else fall through to the next instruction.
     Jump(u16, u32, Label),
-    /// `jge k`: to `t` if taken, to `f` if not.
-    Jge(u32, Label, Label),
+    /// `jeq`/`jge k`: to `t` if taken, to `f` if not.
+    Cond(u16, u32, Label, Label),
     /// `ja` anywhere.
     Goto(Label),
     Here(Label),
@@ -209,12 +242,29 @@ impl Split {
         let mut code = vec![Ins::Stmt(SockFilter::stmt(LD_W_ABS, DATA_ARCH))];
         // All but the last architecture by their audit value; anything
         // else goes to the last one's pieces, whose preamble kills it.
-        for (a, pieces) in self.arches.iter().enumerate().rev().skip(1) {
-            code.push(Ins::Jump(JMP_JEQ_K, pieces.audit, Label::Arch(a)));
-        }
+        // The last one's dispatcher comes first and may be longer than a
+        // conditional jump reaches: through a `ja`.
         let mut local = 0;
+        for (a, pieces) in self.arches.iter().enumerate().rev().skip(1) {
+            let (far, next) = (Label::Local(local), Label::Local(local + 1));
+            local += 2;
+            code.push(Ins::Cond(JMP_JEQ_K, pieces.audit, far, next));
+            code.push(Ins::Here(far));
+            code.push(Ins::Goto(Label::Arch(a)));
+            code.push(Ins::Here(next));
+        }
         for (a, pieces) in self.arches.iter().enumerate().rev() {
             code.push(Ins::Here(Label::Arch(a)));
+            if a + 1 == self.arches.len() && !pieces.fast.is_empty() {
+                // The last architecture also gets every foreign one: that
+                // goes to a piece, whose preamble kills it, before any
+                // number is allowed here.
+                let native = Label::Local(local);
+                local += 1;
+                code.push(Ins::Jump(JMP_JEQ_K, pieces.audit, native));
+                code.push(Ins::Goto(Label::Range(a, 0)));
+                code.push(Ins::Here(native));
+            }
             code.push(Ins::Stmt(SockFilter::stmt(LD_W_ABS, DATA_NR)));
             if pieces.mux.is_some() {
                 // Conditional jumps reach 255 instructions: to the piece
@@ -228,9 +278,9 @@ impl Split {
                         // lo <= nr <= hi: jge lo, then jge hi+1 not taken.
                         let (inside, next) = (Label::Local(local), Label::Local(local + 1));
                         local += 2;
-                        code.push(Ins::Jge(lo, inside, next));
+                        code.push(Ins::Cond(JMP_JGE_K, lo, inside, next));
                         code.push(Ins::Here(inside));
-                        code.push(Ins::Jge(hi + 1, next, mux));
+                        code.push(Ins::Cond(JMP_JGE_K, hi + 1, next, mux));
                         code.push(Ins::Here(next));
                     }
                 }
@@ -240,7 +290,7 @@ impl Split {
                 code.push(Ins::Here(rest));
             }
             let lows: Vec<u32> = pieces.ranges.iter().map(|(lo, _)| *lo).collect();
-            search(&mut code, &mut local, a, &lows, 0, lows.len());
+            search(&mut code, &mut local, a, &segments(&lows, &pieces.fast));
         }
         let mut bodies = Vec::new();
         for (a, pieces) in self.arches.iter().enumerate() {
@@ -252,24 +302,21 @@ impl Split {
             }
         }
         // Lay out: dispatcher, then the pieces.
-        let mut at: Vec<(Label, usize)> = Vec::new();
+        let mut at: HashMap<Label, usize> = HashMap::with_capacity(code.len() + bodies.len());
         let mut pc = 0;
         for ins in &code {
             match ins {
-                Ins::Here(l) => at.push((*l, pc)),
+                Ins::Here(l) => {
+                    at.insert(*l, pc);
+                }
                 _ => pc += 1,
             }
         }
         for (label, body) in &bodies {
-            at.push((*label, pc));
+            at.insert(*label, pc);
             pc += body.len() / 8;
         }
-        let find = |l: Label| -> usize {
-            at.iter()
-                .find(|(x, _)| *x == l)
-                .map(|(_, p)| *p)
-                .expect("every label is placed")
-        };
+        let find = |l: Label| -> usize { at[&l] };
         let short = |from: usize, to: Label| -> Result<u8, String> {
             u8::try_from(find(to) - from - 1)
                 .map_err(|_| "internal error: dispatcher jump too long".to_string())
@@ -281,7 +328,7 @@ impl Split {
                 Ins::Here(_) => continue,
                 Ins::Stmt(s) => s,
                 Ins::Jump(op, k, t) => SockFilter::jump(op, k, short(pc, t)?, 0),
-                Ins::Jge(k, t, f) => SockFilter::jump(JMP_JGE_K, k, short(pc, t)?, short(pc, f)?),
+                Ins::Cond(op, k, t, f) => SockFilter::jump(op, k, short(pc, t)?, short(pc, f)?),
                 Ins::Goto(t) => SockFilter::stmt(JMP_JA, (find(t) - pc - 1) as u32),
             };
             out.extend_from_slice(&insn.to_bytes());
@@ -294,28 +341,80 @@ impl Split {
     }
 }
 
-/// A binary search of `lows[from..to]` (the number is in A): each leaf
+/// Where the dispatcher sends a range of system call numbers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Leaf {
+    /// The piece of this index.
+    Piece(usize),
+    /// `ret ALLOW`.
+    Allow,
+}
+
+/// The ranges of numbers, by their lowest (the first is 0): each number
+/// allowed by the dispatcher is a range of its own, the numbers between go
+/// to the piece holding them (`lows`: the pieces' lowest numbers, the
+/// first 0).
+fn segments(lows: &[u32], fast: &[u32]) -> Vec<(u32, Leaf)> {
+    let piece = |n: u32| lows.partition_point(|&lo| lo <= n) - 1;
+    let mut points: Vec<u32> = lows
+        .iter()
+        .chain(fast)
+        .copied()
+        .chain(fast.iter().filter_map(|n| n.checked_add(1)))
+        .collect();
+    points.sort_unstable();
+    points.dedup();
+    let mut out: Vec<(u32, Leaf)> = Vec::with_capacity(points.len());
+    for p in points {
+        let leaf = if fast.binary_search(&p).is_ok() {
+            Leaf::Allow
+        } else {
+            Leaf::Piece(piece(p))
+        };
+        if out.last().is_none_or(|&(_, last)| last != leaf) {
+            out.push((p, leaf));
+        }
+    }
+    out
+}
+
+/// Instructions of a `search` over `n` ranges.
+fn tree_size(n: usize) -> usize {
+    if n == 1 {
+        return 1;
+    }
+    let left = tree_size(n / 2);
+    1 + usize::from(left > 255) + left + tree_size(n - n / 2)
+}
+
+/// A binary search of `segs` (the number is in A): each leaf allows, or
 /// jumps to its piece.
-fn search(
-    code: &mut Vec<Ins>,
-    local: &mut usize,
-    arch: usize,
-    lows: &[u32],
-    from: usize,
-    to: usize,
-) {
-    if to - from == 1 {
-        code.push(Ins::Goto(Label::Range(arch, from)));
+fn search(code: &mut Vec<Ins>, local: &mut usize, arch: usize, segs: &[(u32, Leaf)]) {
+    if let [(_, leaf)] = segs {
+        code.push(match *leaf {
+            Leaf::Piece(i) => Ins::Goto(Label::Range(arch, i)),
+            Leaf::Allow => Ins::Stmt(SockFilter::stmt(RET_K, RET_ALLOW)),
+        });
         return;
     }
-    let mid = from + (to - from) / 2;
+    let mid = segs.len() / 2;
     let (high, low) = (Label::Local(*local), Label::Local(*local + 1));
     *local += 2;
-    code.push(Ins::Jge(lows[mid], high, low));
+    if tree_size(mid) > 255 {
+        // A conditional jump reaches 255 instructions: over the lower half
+        // through a `ja`.
+        let far = Label::Local(*local);
+        *local += 1;
+        code.push(Ins::Cond(JMP_JGE_K, segs[mid].0, far, low));
+        code.push(Ins::Here(far));
+        code.push(Ins::Goto(high));
+    } else {
+        code.push(Ins::Cond(JMP_JGE_K, segs[mid].0, high, low));
+    }
     code.push(Ins::Here(low));
-    search(code, local, arch, lows, from, mid);
+    search(code, local, arch, &segs[..mid]);
     code.push(Ins::Here(high));
-    search(code, local, arch, lows, mid, to);
+    search(code, local, arch, &segs[mid..]);
 }
 
 #[cfg(test)]
@@ -495,6 +594,41 @@ mod tests {
         // socketcall, ipc, recvmmsg, sendmmsg, 15 direct socket calls and
         // 10 direct IPC calls in libseccomp 2.5.4.
         assert!(found >= 29, "{found}");
+    }
+
+    #[test]
+    fn segments_send_each_number_where_it_belongs() {
+        let lows = [0, 10, 20];
+        let fast = [0, 5, 6, 10, 19, 25, u32::MAX];
+        let segs = segments(&lows, &fast);
+        assert_eq!(segs[0].0, 0);
+        assert!(segs.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 != w[1].1));
+        let leaf = |n: u32| segs[segs.partition_point(|&(lo, _)| lo <= n) - 1].1;
+        for n in (0..40).chain([u32::MAX - 1, u32::MAX]) {
+            let want = if fast.contains(&n) {
+                Leaf::Allow
+            } else {
+                Leaf::Piece(lows.partition_point(|&lo| lo <= n) - 1)
+            };
+            assert_eq!(leaf(n), want, "{n}");
+        }
+        // More ranges than conditional jumps reach: the search still
+        // assembles (through `ja`s) and every leaf is placed.
+        let fast: Vec<u32> = (0..2000).map(|n| n * 2).collect();
+        let segs = segments(&[0], &fast);
+        let mut code = Vec::new();
+        search(&mut code, &mut 0, 0, &segs);
+        let leaves = code
+            .iter()
+            .filter(|i| {
+                matches!(i, Ins::Stmt(s) if s.code == RET_K)
+                    || matches!(i, Ins::Goto(Label::Range(..)))
+            })
+            .count();
+        assert_eq!(leaves, segs.len());
+        assert!(
+            tree_size(segs.len()) == code.iter().filter(|i| !matches!(i, Ins::Here(_))).count()
+        );
     }
 
     #[test]
