@@ -13,9 +13,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rustix::io::Errno;
-use rustix::mount::{MountFlags, UnmountFlags, mount_bind, mount_remount, unmount};
+use rustix::mount::{
+    MountFlags, MountPropagationFlags, UnmountFlags, mount_bind, mount_bind_recursive,
+    mount_change, mount_remount, unmount,
+};
 use snapcell_core::dirs::{Dirs, SNAP_BLOB_DIR, SNAP_MOUNT_DIR};
+use snapcell_core::mountinfo::top_mount_at;
 use snapcell_core::snap_yaml::{SnapInfo, SnapType};
+use snapcell_sys::mountinfo::read_mounts_at;
 
 use crate::helpers;
 use crate::image::mount_squashfs;
@@ -117,6 +122,7 @@ fn install_checked(checked: CheckedSnap) -> Result<Installed, String> {
              install it first (snapcell install --dangerous {base}.snap, or build one with snapcell base build {base})"
         ));
     }
+    ensure_shared_snap_mount()?;
     let mut snap = state.snaps.get(&name).cloned().unwrap_or_default();
     let previous = (!snap.current.is_empty()).then(|| snap.current.clone());
     let revision = snap.next_local_revision();
@@ -346,6 +352,29 @@ fn unmount_snap(dir: &Path) {
     let _ = fs::remove_dir(dir);
 }
 
+/// Make `/snap` a shared mount before any snap is mounted under it, as
+/// snap-confine does before it builds a namespace (if neither `/` nor
+/// `/snap` is shared: a recursive self-bind made rshared). Done later, by
+/// snap-confine, the self-bind would cover the snaps mounted so far, and
+/// unmounting them would leave the covered mounts (and loop devices)
+/// behind.
+pub fn ensure_shared_snap_mount() -> Result<(), String> {
+    let dir = SNAP_MOUNT_DIR;
+    mkdir_p(Path::new(dir))?;
+    let table = read_mounts_at(&["/", dir]).map_err(|e| e.to_string())?;
+    let shared =
+        |d: &str| top_mount_at(&table, d).is_some_and(|e| e.propagation().shared.is_some());
+    if shared("/") || shared(dir) {
+        return Ok(());
+    }
+    mount_bind_recursive(dir, dir).map_err(|e| format!("cannot bind {dir} onto itself: {e}"))?;
+    mount_change(
+        dir,
+        MountPropagationFlags::SHARED | MountPropagationFlags::REC,
+    )
+    .map_err(|e| format!("cannot make {dir} shared: {e}"))
+}
+
 /// Discard the snap's preserved namespace, so the next launch builds one
 /// for the new revision (`snap-discard-ns NAME`).
 pub fn discard_namespace(name: &str) -> Result<(), String> {
@@ -436,11 +465,13 @@ fn remove_revisions(name: &str, snap: &SnapState) -> Result<(), String> {
     remove_file(&dir.join("current"))?;
     for rev in &snap.revisions {
         let m = mount_dir(name, &rev.revision);
-        if let Err(e) = unmount(&m, UnmountFlags::empty())
-            && e != Errno::INVAL
-            && e != Errno::NOENT
-        {
-            return Err(format!("cannot unmount {}: {e}", m.display()));
+        // Until nothing is mounted there (EINVAL: not a mount point).
+        for _ in 0..16 {
+            match unmount(&m, UnmountFlags::empty()) {
+                Ok(()) => continue,
+                Err(Errno::INVAL | Errno::NOENT) => break,
+                Err(e) => return Err(format!("cannot unmount {}: {e}", m.display())),
+            }
         }
         match fs::remove_dir(&m) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {

@@ -159,7 +159,11 @@ pub fn check(path: &Path) -> Result<CheckedSnap, String> {
         }
         Err(e) => Err(format!("cannot use {shown}: not a valid snap: {}", e.why)),
     };
+    // Leave no trace: the staging directory, and its parents if this check
+    // made them (removing a directory that is not empty fails harmlessly).
     let _ = fs::remove_dir(&staging);
+    let _ = fs::remove_dir(STAGING_DIR);
+    let _ = fs::remove_dir(crate::state::STATE_DIR);
     Ok(CheckedSnap {
         info: result?,
         source: path.to_owned(),
