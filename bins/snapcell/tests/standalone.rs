@@ -10,9 +10,10 @@
 
 use std::collections::BTreeSet;
 use std::fs;
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use snapcell_test_support::snapshot::attached_loops;
 use snapcell_test_support::{MachineSnapshot, Tree, build_squashfs, run_in_world, scratch_dir};
@@ -69,7 +70,9 @@ fn base_tree() -> Tree {
             0o644,
         )
         .file("bin/busybox", busybox, 0o755)
-        .file("etc/nsswitch.conf", "passwd: files\n", 0o644);
+        .file("etc/nsswitch.conf", "passwd: files\n", 0o644)
+        // snap-exec's --command=shell runs /bin/bash.
+        .file("bin/bash", "#!/bin/sh\nexec /bin/sh \"$@\"\n", 0o755);
     for applet in APPLETS {
         tree = tree.symlink(format!("bin/{applet}"), "busybox");
     }
@@ -499,4 +502,88 @@ fn malformed_snaps_are_refused_and_nothing_changes() {
         }
     });
     before.assert_unchanged();
+}
+
+#[test]
+fn try_mounts_a_directory_in_place_and_shell_opens_the_sandbox() {
+    let fx = Fixture::new();
+    let dir = fx.dir.path().join("hello-src");
+    app_tree("3.0").write_to(&dir).unwrap();
+    let before = MachineSnapshot::take();
+    run_in_world(|_w| {
+        let base = fx.path("base");
+        fx.ok(&["install", "--dangerous", base.to_str().unwrap()]);
+        assert_eq!(
+            fx.ok(&["try", dir.to_str().unwrap()]),
+            format!("{APP} 3.0 mounted from {}\n", dir.display())
+        );
+        let mounts = mountinfo();
+        assert!(
+            mounts.contains(&format!(" /snap/{APP}/x1 ro,nodev")),
+            "{mounts}"
+        );
+        assert_eq!(
+            fs::read_link(format!("/var/lib/snapd/snaps/{APP}_x1.snap")).unwrap(),
+            dir
+        );
+        let list = fx.ok(&["list"]);
+        assert!(
+            list.contains(&format!("{APP}  3.0      x1   -         -          try\n")),
+            "{list}"
+        );
+
+        let mut child = Command::new(&fx.snapcell)
+            .args(["run", "--shell", APP])
+            .env_clear()
+            .env("HOME", &fx.home)
+            .env("PATH", "/usr/bin:/bin")
+            .current_dir("/")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"echo in-shell $SNAP_INSTANCE_NAME; cat /usr/share/sc-hello/greeting\n")
+            .unwrap();
+        let out = expect_ok(&child.wait_with_output().unwrap(), &["run", "--shell"]);
+        assert_eq!(out, format!("in-shell {APP}\nhello from version 3.0\n"));
+
+        fx.ok(&["remove", APP]);
+        fx.ok(&["remove", BASE]);
+        assert!(!mountinfo().contains(&format!(" /snap/{APP}")));
+        assert!(
+            dir.join("meta/snap.yaml").is_file(),
+            "try removed its source"
+        );
+    });
+    before.assert_unchanged();
+}
+
+#[test]
+fn every_new_command_has_help_with_an_example() {
+    for cmd in ["install", "try", "run", "list", "info", "remove", "revert"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_snapcell"))
+            .args([cmd, "--help"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{cmd}: {text}");
+        assert!(
+            text.contains("Example"),
+            "{cmd} --help has no example:\n{text}"
+        );
+        assert!(
+            text.contains(&format!("snapcell {cmd}")) || cmd == "run",
+            "{text}"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_snapcell"))
+        .args(["install"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
 }

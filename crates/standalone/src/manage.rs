@@ -147,17 +147,18 @@ fn install_checked(checked: CheckedSnap) -> Result<Installed, String> {
                 .then(|| fs::canonicalize(&checked.source).unwrap_or(checked.source.clone())),
         });
         snap.current = revision.clone();
+        let old_interfaces = state.connected_interfaces(&name);
         auto_connect(&mut state, &info);
         let interfaces = state.connected_interfaces(&name);
-        let restore = previous
-            .clone()
-            .map(|p| (name.clone(), p, state.connected_interfaces(&name)));
+        // On failure: the previous revision's files back, or none.
+        let undo_name = name.clone();
+        let restore = previous.clone();
         undo.push(move || {
-            let _ = remove_security(&info_name_of(&restore));
-            if let Some((name, prev, ifaces)) = restore
-                && let Ok(old) = installed_info(&name, &prev)
+            let _ = remove_security(&undo_name);
+            if let Some(prev) = restore
+                && let Ok(old) = installed_info(&undo_name, &prev)
             {
-                let _ = write_security(&old, &prev, &ifaces);
+                let _ = write_security(&old, &prev, &old_interfaces);
             }
         });
         write_security(&info, &revision, &interfaces)?;
@@ -177,10 +178,6 @@ fn install_checked(checked: CheckedSnap) -> Result<Installed, String> {
         revision,
         previous,
     })
-}
-
-fn info_name_of(restore: &Option<(String, String, Vec<String>)>) -> String {
-    restore.as_ref().map(|r| r.0.clone()).unwrap_or_default()
 }
 
 /// Connect the plugs snapd connects by itself to the system's slots.
@@ -343,11 +340,8 @@ fn point_current_at(link: &Path, target: &Path) -> Result<(), String> {
 /// Unmount a revision (the loop device goes with the mount) and remove
 /// its mount point.
 fn unmount_snap(dir: &Path) {
-    match unmount(dir, UnmountFlags::empty()) {
-        Err(Errno::BUSY) => {
-            let _ = unmount(dir, UnmountFlags::DETACH);
-        }
-        _ => {}
+    if unmount(dir, UnmountFlags::empty()) == Err(Errno::BUSY) {
+        let _ = unmount(dir, UnmountFlags::DETACH);
     }
     let _ = fs::remove_dir(dir);
 }
