@@ -95,6 +95,11 @@ fn shared_libraries(exe: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// A hook that records that it ran, in $SNAP_COMMON/hooks; it fails where
+/// the snap's version is "bad".
+const HOOK: &str =
+    "#!/bin/sh\necho ${0##*/}-$SNAP_REVISION >> $SNAP_COMMON/hooks\n[ \"$SNAP_VERSION\" != bad ]\n";
+
 fn app_tree(version: &str) -> Tree {
     Tree::new()
         .file(
@@ -102,6 +107,7 @@ fn app_tree(version: &str) -> Tree {
             format!(
                 "name: {APP}\nversion: '{version}'\nbase: {BASE}\n\
                  apps:\n  {APP}:\n    command: bin/hello\n  env:\n    command: bin/env\n\
+                 hooks:\n  install:\n  configure:\n\
                  layout:\n  /usr/share/sc-hello:\n    bind: $SNAP/share\n"
             ),
             0o644,
@@ -113,6 +119,8 @@ fn app_tree(version: &str) -> Tree {
             0o755,
         )
         .file("bin/env", "#!/bin/sh\nenv\n", 0o755)
+        .file("meta/hooks/install", HOOK, 0o755)
+        .file("meta/hooks/configure", HOOK, 0o755)
         .file(
             "share/greeting",
             format!("hello from version {version}\n"),
@@ -279,6 +287,11 @@ fn install_run_refresh_revert_and_remove_leave_nothing_behind() {
             format!("{APP} 1.0 installed\n")
         );
 
+        let hooks = format!("/var/snap/{APP}/common/hooks");
+        assert_eq!(
+            fs::read_to_string(&hooks).unwrap(),
+            "install-x1\nconfigure-x1\n"
+        );
         // What install made.
         let mounts = mountinfo();
         assert!(mounts.contains(&format!(" /snap/{APP}/x1 ")), "{mounts}");
@@ -360,6 +373,10 @@ fn install_run_refresh_revert_and_remove_leave_nothing_behind() {
         let mounts = mountinfo();
         assert!(mounts.contains(&format!(" /snap/{APP}/x1 ")), "{mounts}");
         assert!(mounts.contains(&format!(" /snap/{APP}/x2 ")), "{mounts}");
+        assert_eq!(
+            fs::read_to_string(&hooks).unwrap(),
+            "install-x1\nconfigure-x1\nconfigure-x2\n"
+        );
         assert_eq!(
             fs::read_to_string(format!("/var/snap/{APP}/x2/mark")).unwrap(),
             "written-by-x1\n"
@@ -513,6 +530,25 @@ fn try_mounts_a_directory_in_place_and_shell_opens_the_sandbox() {
     run_in_world(|_w| {
         let base = fx.path("base");
         fx.ok(&["install", "--dangerous", base.to_str().unwrap()]);
+        // A failing install hook: nothing of the snap stays.
+        let bad = fx.dir.path().join("bad-src");
+        app_tree("bad").write_to(&bad).unwrap();
+        let untouched = files();
+        expect_error(
+            &fx.snapcell(&["try", bad.to_str().unwrap()]),
+            "run hook \"install\" of snap \"sc-hello\"",
+        );
+        // snap-confine's locks and directories stay, as with snapd.
+        let left: Vec<PathBuf> = files()
+            .difference(&untouched)
+            .filter(|p| !p.starts_with("/run/snapd"))
+            .filter(|p| !fs::symlink_metadata(p).unwrap().is_dir())
+            .cloned()
+            .collect();
+        assert_eq!(left, Vec::<PathBuf>::new());
+        assert!(!Path::new(&format!("/snap/{APP}")).exists());
+        assert!(!Path::new(&format!("/var/snap/{APP}")).exists());
+        assert!(!mountinfo().contains(&format!(" /snap/{APP}")));
         assert_eq!(
             fx.ok(&["try", dir.to_str().unwrap()]),
             format!("{APP} 3.0 mounted from {}\n", dir.display())

@@ -24,6 +24,7 @@ use snapcell_sys::mountinfo::read_mounts_at;
 
 use crate::helpers;
 use crate::image::mount_squashfs;
+use crate::run::run_hook;
 use crate::security::{mkdir_p, remove_file, remove_security, write_security};
 use crate::snap_file::{self, CheckedSnap, read_snap_yaml_beneath};
 use crate::state::{Connection, Revision, SnapState, State, StateLock, StatePaths};
@@ -164,6 +165,21 @@ fn install_checked(checked: CheckedSnap) -> Result<Installed, String> {
         write_security(&info, &revision, &interfaces)?;
         if previous.is_some() {
             discard_namespace(&name)?;
+        }
+        // Hooks, as snapd runs them: install (first install only), then
+        // configure; post-refresh then configure on a refresh. A failing
+        // hook undoes the install.
+        let base = base.as_deref().unwrap_or("");
+        let hooks: &[&str] = if previous.is_some() {
+            &["post-refresh", "configure"]
+        } else {
+            &["install", "configure"]
+        };
+        for hook in hooks {
+            if let Err(e) = run_hook(&info, &revision, base, hook) {
+                let _ = discard_namespace(&name);
+                return Err(format!("cannot install snap {name:?}: {e}"));
+            }
         }
         state.snaps.insert(name.clone(), snap);
         lock.save(&state).map_err(|e| e.to_string())

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use snapcell_core::snap_yaml::Confinement;
+use snapcell_core::snap_yaml::{Confinement, SnapInfo};
 use snapcell_core::snapenv::{
     BasicInputs, RunInfo, UserInputs, basic_env, split_snap_app, user_env,
 };
@@ -42,6 +42,13 @@ pub fn dpkg_arch() -> &'static str {
     }
 }
 
+/// What to run in a snap's sandbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target<'a> {
+    App { app: &'a str, shell: bool },
+    Hook(&'a str),
+}
+
 /// The launch of `target` (`NAME.APP` or `NAME`) with `args`; `shell`
 /// opens a shell in the app's sandbox instead.
 pub fn launch(target: &str, args: &[OsString], shell: bool) -> Result<Launch, String> {
@@ -58,10 +65,30 @@ pub fn launch(target: &str, args: &[OsString], shell: bool) -> Result<Launch, St
     if !info.apps.contains_key(app) {
         return Err(format!("cannot find app {app:?} in {snap_name:?}"));
     }
+    launch_in(
+        &info,
+        &rev.revision,
+        &rev.base,
+        Target::App { app, shell },
+        args,
+    )
+}
+
+/// The launch of `target` of the snap `info` at `revision` on `base`
+/// (empty: none), without reading the state (hooks run while an install
+/// holds the state lock).
+pub fn launch_in(
+    info: &SnapInfo,
+    revision: &str,
+    base: &str,
+    target: Target<'_>,
+    args: &[OsString],
+) -> Result<Launch, String> {
+    let snap_name = info.name.as_str();
     let run = RunInfo {
         snap_name: snap_name.to_owned(),
         instance_key: String::new(),
-        revision: rev.revision.clone(),
+        revision: revision.to_owned(),
         version: info.version.clone(),
         confinement: info.confinement,
     };
@@ -103,20 +130,57 @@ pub fn launch(target: &str, args: &[OsString], shell: bool) -> Result<Launch, St
     if info.confinement == Confinement::Classic {
         argv.push("--classic".into());
     }
-    if let Some(base) = Some(rev.base.as_str()).filter(|b| !b.is_empty()) {
+    if !base.is_empty() {
         argv.push("--base".into());
         argv.push(base.into());
     }
-    argv.push(format!("snap.{snap_name}.{app}").into());
-    argv.push(SNAP_EXEC.into());
-    if shell {
-        argv.push("--command=shell".into());
+    match target {
+        Target::App { app, shell } => {
+            argv.push(format!("snap.{snap_name}.{app}").into());
+            argv.push(SNAP_EXEC.into());
+            if shell {
+                argv.push("--command=shell".into());
+            }
+            argv.push(format!("{snap_name}.{app}").into());
+        }
+        Target::Hook(hook) => {
+            argv.push(format!("snap.{snap_name}.hook.{hook}").into());
+            argv.push(SNAP_EXEC.into());
+            argv.push(format!("--hook={hook}").into());
+            argv.push(snap_name.into());
+        }
     }
-    argv.push(format!("{snap_name}.{app}").into());
     argv.extend(args.iter().cloned());
     Ok(Launch {
         program: helpers::helper("snap-confine")?,
         args: argv,
         env: full,
     })
+}
+
+/// Run hook `hook` of `info` at `revision`, if the snap has it, and wait;
+/// a hook that fails is an error with its output.
+pub fn run_hook(info: &SnapInfo, revision: &str, base: &str, hook: &str) -> Result<(), String> {
+    if !info.hooks.contains_key(hook) {
+        return Ok(());
+    }
+    let l = launch_in(info, revision, base, Target::Hook(hook), &[])?;
+    let out = std::process::Command::new(&l.program)
+        .args(&l.args)
+        .env_clear()
+        .envs(l.env)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", l.program.display()))?;
+    if !out.status.success() {
+        let mut said = String::from_utf8_lossy(&out.stderr).trim_end().to_owned();
+        if said.is_empty() {
+            said = String::from_utf8_lossy(&out.stdout).trim_end().to_owned();
+        }
+        return Err(format!(
+            "run hook {hook:?} of snap {:?}: {} ({said})",
+            info.name, out.status
+        ));
+    }
+    Ok(())
 }
