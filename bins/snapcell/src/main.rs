@@ -4,6 +4,11 @@
 //! snaps with: `profile check`, `layout` and `plan`.
 #![forbid(unsafe_code)]
 
+mod install;
+mod list;
+mod remove;
+mod run;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -45,6 +50,20 @@ enum Command {
     },
     /// Print the changes snap-update-ns would make, one a line: ACTION<TAB>ENTRY.
     Plan(PlanArgs),
+    /// Install a snap (a .snap file or a directory); again: refresh it.
+    Install(install::InstallArgs),
+    /// Install a snap directory in place, for development.
+    Try(install::TryArgs),
+    /// Run an app of an installed snap in its sandbox.
+    Run(run::RunArgs),
+    /// List the installed snaps.
+    List(list::ListArgs),
+    /// Show details about an installed snap.
+    Info(list::InfoArgs),
+    /// Remove a snap with all its revisions and data.
+    Remove(remove::RemoveArgs),
+    /// Go back to a snap's previous revision.
+    Revert(remove::RevertArgs),
 }
 
 #[derive(Subcommand)]
@@ -73,14 +92,37 @@ struct PlanArgs {
 }
 
 fn main() -> ExitCode {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(target) = argv.first().and_then(run::target_from_argv0) {
+        // /snap/bin/NAME.APP: snap run NAME.APP ARGS.
+        let args = run::RunArgs {
+            shell: false,
+            target,
+            args: argv[1..].to_vec(),
+        };
+        return finish(run::run(args).map_err(|e| format!("error: {e}")));
+    }
     let cli = Cli::parse();
+    let snap_error = |e: String| format!("error: {e}");
     let result = match cli.command {
         Command::Profile {
             command: ProfileCommand::Check { file },
         } => profile_check(&file),
         Command::Layout { snap, revision } => layout_cmd(&snap, &revision),
         Command::Plan(args) => plan_cmd(args),
+        Command::Install(args) => install::install(args).map_err(snap_error),
+        Command::Try(args) => install::try_dir(args).map_err(snap_error),
+        Command::Run(args) => run::run(args).map_err(snap_error),
+        Command::List(args) => list::list(args).map_err(snap_error),
+        Command::Info(args) => list::info(args).map_err(snap_error),
+        Command::Remove(args) => remove::remove(args).map_err(snap_error),
+        Command::Revert(args) => remove::revert(args).map_err(snap_error),
     };
+    finish(result)
+}
+
+/// Print the output or the error; exit 0 or 1, as the snap command does.
+fn finish(result: Result<String, String>) -> ExitCode {
     match result {
         Ok(out) => {
             print!("{out}");

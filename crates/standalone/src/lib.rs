@@ -4,7 +4,16 @@
 //!
 //! * [`image`]: snap files (squashfs) attached to loop devices and mounted
 //!   read-only, as snapd's mount units do;
+//! * [`snap_file`]: checking a `.snap` file or snap directory before
+//!   anything is installed;
 //! * [`state`]: which snaps, revisions and connections exist;
+//! * [`manage`]: install (and refresh), try, revert and remove;
+//! * [`security`]: a revision's mount profile, seccomp profiles and
+//!   `/snap/bin` commands;
+//! * [`run`]: `snap run`'s part of a launch (environment, snap-confine's
+//!   command line);
+//! * [`helpers`]: finding snap-confine, snap-exec, snap-seccomp and
+//!   snap-discard-ns next to snapcell;
 //! * [`interfaces`]: what each supported interface adds to a snap's mount
 //!   profile and confinement when connected.
 //!
@@ -12,6 +21,11 @@
 //! the rest of the unsafe code.
 #![forbid(unsafe_code)]
 
+pub mod helpers;
 pub mod image;
 pub mod interfaces;
+pub mod manage;
+pub mod run;
+pub mod security;
+pub mod snap_file;
 pub mod state;

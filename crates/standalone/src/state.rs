@@ -1,3 +1,330 @@
-//! The standalone state: which snaps and revisions are installed and which
-//! plugs are connected to which slots, written atomically under a lock and
-//! readable as JSON. Filled by the standalone front end issue.
+//! The standalone state: which snaps and revisions are installed, which
+//! revision is current, each snap's base, and which plugs are connected to
+//! which slots; written atomically under a lock and readable as JSON.
+//!
+//! It lives in `/var/lib/snapd/standalone/state.json` ([`STATE_FILE`]),
+//! beside snapd's own directories but never in snapd's
+//! `/var/lib/snapd/state.json`, which belongs to snapd (and which
+//! snap-confine reads for Landlock grants). The lock is the file
+//! `state.lock` beside it, taken with an exclusive `flock` for the whole
+//! of a command that changes anything ([`StateLock`]); readers take it
+//! shared. A save writes `state.json.tmp` in the same directory, syncs it,
+//! renames it over `state.json` and syncs the directory, so a crash leaves
+//! the old state or the new one, never a mix.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use snapcell_core::dirs::Dirs;
+
+/// The standalone state's directory.
+pub const STATE_DIR: &str = "/var/lib/snapd/standalone";
+/// The state file.
+pub const STATE_FILE: &str = "/var/lib/snapd/standalone/state.json";
+/// The lock file beside it.
+pub const LOCK_FILE: &str = "/var/lib/snapd/standalone/state.lock";
+
+/// Every installed snap, by instance name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    #[serde(default)]
+    pub snaps: BTreeMap<String, SnapState>,
+    /// Connections, as `SNAP:PLUG` -> `SNAP:SLOT` (filled by `connect`).
+    #[serde(default)]
+    pub connections: BTreeMap<String, Connection>,
+}
+
+/// One installed snap.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapState {
+    /// The installed revisions, oldest first.
+    pub revisions: Vec<Revision>,
+    /// The current revision (`x1`, `x2`, ...).
+    pub current: String,
+}
+
+/// One installed revision.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revision {
+    /// `xN` for local installs.
+    pub revision: String,
+    pub version: String,
+    /// `app`, `base`, `os`, ...
+    #[serde(rename = "type")]
+    pub snap_type: String,
+    /// The base it runs on (empty for bases themselves).
+    #[serde(default)]
+    pub base: String,
+    /// Installed with `--dangerous` (always true for local files today).
+    #[serde(default)]
+    pub dangerous: bool,
+    /// The directory of a `snapcell try`, bind-mounted instead of an image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub try_dir: Option<PathBuf>,
+}
+
+/// A plug's connection to a slot.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    pub interface: String,
+    /// `SNAP:SLOT` (`system` for the implicit slots).
+    pub slot: String,
+}
+
+impl SnapState {
+    /// The current revision's record.
+    pub fn current_revision(&self) -> Option<&Revision> {
+        self.revisions.iter().find(|r| r.revision == self.current)
+    }
+
+    /// The local revision after the highest one installed: `x1` for none.
+    pub fn next_local_revision(&self) -> String {
+        let max = self
+            .revisions
+            .iter()
+            .filter_map(|r| r.revision.strip_prefix('x')?.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0);
+        format!("x{}", max + 1)
+    }
+}
+
+impl State {
+    /// The interfaces connected to `instance`'s plugs.
+    pub fn connected_interfaces(&self, instance: &str) -> Vec<String> {
+        let prefix = format!("{instance}:");
+        let mut out: Vec<String> = self
+            .connections
+            .iter()
+            .filter(|(plug, _)| plug.starts_with(&prefix))
+            .map(|(_, c)| c.interface.clone())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Drop every connection of `instance` (its plugs and slots).
+    pub fn forget_connections(&mut self, instance: &str) {
+        let prefix = format!("{instance}:");
+        self.connections
+            .retain(|plug, c| !plug.starts_with(&prefix) && !c.slot.starts_with(&prefix));
+    }
+}
+
+/// Why the state could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot {what} {}: {err}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        err: io::Error,
+    },
+    #[error("cannot parse {}: {err}", path.display())]
+    Parse {
+        path: PathBuf,
+        err: serde_json::Error,
+    },
+}
+
+fn io_err<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(io::Error) -> StateError + 'p {
+    move |err| StateError::Io {
+        what,
+        path: path.to_owned(),
+        err,
+    }
+}
+
+/// Where the state and its lock are, under a root (for tests).
+#[derive(Clone, Debug)]
+pub struct StatePaths {
+    pub dir: PathBuf,
+    pub file: PathBuf,
+    pub lock: PathBuf,
+}
+
+impl StatePaths {
+    pub fn new(dirs: &Dirs<'_>) -> StatePaths {
+        StatePaths {
+            dir: dirs.join(STATE_DIR).into(),
+            file: dirs.join(STATE_FILE).into(),
+            lock: dirs.join(LOCK_FILE).into(),
+        }
+    }
+}
+
+/// The state lock, held until dropped (or [`StateLock::unlock`]ed).
+#[derive(Debug)]
+pub struct StateLock {
+    paths: StatePaths,
+    lock: File,
+}
+
+impl StateLock {
+    /// Take the lock exclusively (creating the directory and the lock file
+    /// if needed), waiting for other commands to finish.
+    pub fn exclusive(paths: &StatePaths) -> Result<StateLock, StateError> {
+        let lock = Self::open(paths)?;
+        lock.lock().map_err(io_err("lock", &paths.lock))?;
+        Ok(StateLock {
+            paths: paths.clone(),
+            lock,
+        })
+    }
+
+    /// Take the lock shared (for reading).
+    pub fn shared(paths: &StatePaths) -> Result<StateLock, StateError> {
+        let lock = Self::open(paths)?;
+        lock.lock_shared().map_err(io_err("lock", &paths.lock))?;
+        Ok(StateLock {
+            paths: paths.clone(),
+            lock,
+        })
+    }
+
+    fn open(paths: &StatePaths) -> Result<File, StateError> {
+        fs::create_dir_all(&paths.dir).map_err(io_err("create", &paths.dir))?;
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&paths.lock)
+            .map_err(io_err("open", &paths.lock))
+    }
+
+    /// Read the state (empty when there is no state file yet).
+    pub fn load(&self) -> Result<State, StateError> {
+        read_state(&self.paths.file)
+    }
+
+    /// Replace the state: write a temporary file beside it, sync it,
+    /// rename it over the state file and sync the directory.
+    pub fn save(&self, state: &State) -> Result<(), StateError> {
+        let file = &self.paths.file;
+        let tmp = file.with_extension("json.tmp");
+        let mut text = serde_json::to_vec_pretty(state).map_err(|err| StateError::Parse {
+            path: file.clone(),
+            err,
+        })?;
+        text.push(b'\n');
+        let _ = fs::remove_file(&tmp);
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&tmp)
+            .map_err(io_err("create", &tmp))?;
+        out.write_all(&text).map_err(io_err("write", &tmp))?;
+        out.sync_all().map_err(io_err("sync", &tmp))?;
+        drop(out);
+        fs::rename(&tmp, file).map_err(io_err("rename into place", file))?;
+        File::open(&self.paths.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err("sync", &self.paths.dir))
+    }
+
+    /// Release the lock.
+    pub fn unlock(self) {
+        let _ = self.lock.unlock();
+    }
+}
+
+/// Read a state file (empty state when it does not exist).
+pub fn read_state(path: &Path) -> Result<State, StateError> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| StateError::Parse {
+            path: path.to_owned(),
+            err,
+        }),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(State::default()),
+        Err(err) => Err(StateError::Io {
+            what: "read",
+            path: path.to_owned(),
+            err,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(root: &Path) -> StatePaths {
+        StatePaths::new(&Dirs::under(root.to_str().unwrap()))
+    }
+
+    fn rev(r: &str) -> Revision {
+        Revision {
+            revision: r.into(),
+            version: "1".into(),
+            snap_type: "app".into(),
+            base: "core22".into(),
+            dangerous: true,
+            try_dir: None,
+        }
+    }
+
+    #[test]
+    fn missing_state_is_empty_and_a_save_round_trips() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = paths(tmp.path());
+        let lock = StateLock::exclusive(&p).unwrap();
+        assert_eq!(lock.load().unwrap(), State::default());
+        let mut st = State::default();
+        st.snaps.insert(
+            "hello".into(),
+            SnapState {
+                revisions: vec![rev("x1"), rev("x2")],
+                current: "x2".into(),
+            },
+        );
+        st.connections.insert(
+            "hello:home".into(),
+            Connection {
+                interface: "home".into(),
+                slot: "system:home".into(),
+            },
+        );
+        lock.save(&st).unwrap();
+        assert_eq!(lock.load().unwrap(), st);
+        assert!(!p.file.with_extension("json.tmp").exists());
+        assert_eq!(
+            p.file,
+            tmp.path().join("var/lib/snapd/standalone/state.json")
+        );
+        let text = fs::read_to_string(&p.file).unwrap();
+        assert!(text.contains("\"current\": \"x2\""), "{text}");
+        assert_eq!(st.connected_interfaces("hello"), ["home"]);
+        assert!(st.connected_interfaces("hell").is_empty());
+    }
+
+    #[test]
+    fn next_local_revision_follows_the_highest() {
+        let mut s = SnapState::default();
+        assert_eq!(s.next_local_revision(), "x1");
+        s.revisions = vec![rev("x3"), rev("x1")];
+        assert_eq!(s.next_local_revision(), "x4");
+    }
+
+    #[test]
+    fn a_corrupt_state_is_an_error_naming_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = paths(tmp.path());
+        fs::create_dir_all(&p.dir).unwrap();
+        fs::write(&p.file, "{").unwrap();
+        let err = StateLock::shared(&p).unwrap().load().unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot parse {}", p.file.display())),
+            "{err}"
+        );
+    }
+}

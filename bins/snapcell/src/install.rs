@@ -1,0 +1,56 @@
+//! `snapcell install` and `snapcell try`.
+
+use std::path::PathBuf;
+
+use snapcell_standalone::manage::{self, Installed};
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  snapcell install --dangerous ./hello_1.0_amd64.snap\n  snapcell install ./hello        (a directory: installed in place, as try)"
+)]
+pub struct InstallArgs {
+    /// A .snap file (squashfs) or a snap directory (with meta/snap.yaml).
+    pub snap: PathBuf,
+    /// Install a local file without assertions (required for .snap files).
+    #[arg(long)]
+    pub dangerous: bool,
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Example:\n  snapcell try ./hello            (mounts ./hello read-only at /snap/hello/xN)"
+)]
+pub struct TryArgs {
+    /// A snap directory (with meta/snap.yaml).
+    pub dir: PathBuf,
+}
+
+fn said(done: &Installed, how: &str) -> String {
+    match &done.previous {
+        Some(_) => format!("{} {} refreshed{how}\n", done.name, done.version),
+        None => format!("{} {} installed{how}\n", done.name, done.version),
+    }
+}
+
+pub fn install(args: InstallArgs) -> Result<String, String> {
+    let done = manage::install(&args.snap, args.dangerous)?;
+    Ok(said(&done, ""))
+}
+
+pub fn try_dir(args: TryArgs) -> Result<String, String> {
+    if !args.dir.is_dir() {
+        return Err(format!(
+            "cannot try {}: not a directory (install a .snap file with snapcell install --dangerous)",
+            args.dir.display()
+        ));
+    }
+    let done = manage::install(&args.dir, true)?;
+    Ok(format!(
+        "{} {} mounted from {}\n",
+        done.name,
+        done.version,
+        std::fs::canonicalize(&args.dir)
+            .unwrap_or(args.dir)
+            .display()
+    ))
+}

@@ -1,0 +1,219 @@
+//! Checking a snap before anything is installed: a `.snap` file must be a
+//! squashfs image the kernel mounts, holding a regular `meta/snap.yaml`
+//! (not a symlink, inside the image) that parses and validates; a
+//! directory (`snapcell try`) must hold the same file.
+//!
+//! The image is mounted read-only at a private staging directory
+//! ([`STAGING_DIR`]) only long enough to read `meta/snap.yaml` through
+//! `openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS)`, then unmounted; nothing
+//! else on the machine changes.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{Mode, OFlags, ResolveFlags, openat2};
+use rustix::mount::{UnmountFlags, unmount};
+use snapcell_core::snap_yaml::SnapInfo;
+
+use crate::image::mount_squashfs;
+
+/// Where images are mounted while their `meta/snap.yaml` is read.
+pub const STAGING_DIR: &str = "/var/lib/snapd/standalone/staging";
+
+/// The largest `meta/snap.yaml` accepted.
+pub const MAX_SNAP_YAML: u64 = 1 << 20;
+
+/// The squashfs magic, `hsqs`, little-endian at offset 0.
+const SQUASHFS_MAGIC: &[u8; 4] = b"hsqs";
+/// The size of a squashfs 4 superblock.
+const SUPERBLOCK_LEN: usize = 96;
+
+/// A checked snap: its metadata and where it came from.
+#[derive(Clone, Debug)]
+pub struct CheckedSnap {
+    pub info: SnapInfo,
+    /// The `.snap` file or the directory.
+    pub source: PathBuf,
+    pub is_dir: bool,
+}
+
+/// Check that `path` is a squashfs image whose size matches its superblock.
+pub fn check_squashfs_header(path: &Path) -> Result<(), String> {
+    let shown = path.display();
+    let meta = fs::metadata(path).map_err(|e| format!("cannot open {shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("cannot use {shown}: not a regular file"));
+    }
+    let mut head = [0u8; SUPERBLOCK_LEN];
+    let mut f = File::open(path).map_err(|e| format!("cannot open {shown}: {e}"))?;
+    let n = read_up_to(&mut f, &mut head).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if n < 4 || &head[..4] != SQUASHFS_MAGIC {
+        return Err(format!(
+            "cannot use {shown}: not a snap (not a squashfs image)"
+        ));
+    }
+    if n < SUPERBLOCK_LEN {
+        return Err(format!("cannot use {shown}: truncated squashfs image"));
+    }
+    let bytes_used = u64::from_le_bytes(head[40..48].try_into().expect("8 bytes"));
+    if bytes_used > meta.len() {
+        return Err(format!(
+            "cannot use {shown}: truncated squashfs image ({} bytes of {bytes_used})",
+            meta.len()
+        ));
+    }
+    Ok(())
+}
+
+fn read_up_to(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// Read `meta/snap.yaml` below the directory `root` without following any
+/// symlink and without leaving it; `shown` names the snap in errors.
+pub fn read_snap_yaml_beneath(root: &Path, shown: &str) -> Result<SnapInfo, String> {
+    let dir: OwnedFd = rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("cannot open {shown}: {e}"))?;
+    let fd = openat2(
+        &dir,
+        "meta/snap.yaml",
+        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(|e| match e {
+        rustix::io::Errno::NOENT => format!("cannot use {shown}: no meta/snap.yaml in the snap"),
+        rustix::io::Errno::LOOP | rustix::io::Errno::XDEV => format!(
+            "cannot use {shown}: meta/snap.yaml is a symlink (it must be a file inside the snap)"
+        ),
+        e => format!("cannot open {shown}: meta/snap.yaml: {e}"),
+    })?;
+    let file = File::from(fd);
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read {shown}: meta/snap.yaml: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "cannot use {shown}: meta/snap.yaml is not a regular file"
+        ));
+    }
+    if meta.len() > MAX_SNAP_YAML {
+        return Err(format!(
+            "cannot use {shown}: meta/snap.yaml is larger than {MAX_SNAP_YAML} bytes"
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_SNAP_YAML + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {shown}: meta/snap.yaml: {e}"))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "{shown}: meta/snap.yaml: invalid UTF-8 at byte {}",
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    let info = SnapInfo::parse(&text).map_err(|e| format!("{shown}: meta/snap.yaml: {e}"))?;
+    info.validate()
+        .map_err(|e| format!("{shown}: meta/snap.yaml: {e}"))?;
+    Ok(info)
+}
+
+/// Check a `.snap` file or a snap directory and read its metadata.
+pub fn check(path: &Path) -> Result<CheckedSnap, String> {
+    let shown = path.display().to_string();
+    let meta = fs::metadata(path).map_err(|e| format!("cannot open {shown}: {e}"))?;
+    if meta.is_dir() {
+        let info = read_snap_yaml_beneath(path, &shown)?;
+        return Ok(CheckedSnap {
+            info,
+            source: path.to_owned(),
+            is_dir: true,
+        });
+    }
+    check_squashfs_header(path)?;
+    let staging = PathBuf::from(format!("{STAGING_DIR}/{}", std::process::id()));
+    fs::create_dir_all(&staging)
+        .map_err(|e| format!("cannot create {}: {e}", staging.display()))?;
+    let result = match mount_squashfs(path, &staging) {
+        Ok(device) => {
+            drop(device);
+            let info = read_snap_yaml_beneath(&staging, &shown);
+            if let Err(e) = unmount(&staging, UnmountFlags::empty()) {
+                let _ = unmount(&staging, UnmountFlags::DETACH);
+                eprintln!("warning: cannot unmount {}: {e}", staging.display());
+            }
+            info
+        }
+        Err(e) => Err(format!("cannot use {shown}: not a valid snap: {}", e.why)),
+    };
+    // Leave no trace: the staging directory, and its parents if this check
+    // made them (removing a directory that is not empty fails harmlessly).
+    let _ = fs::remove_dir(&staging);
+    let _ = fs::remove_dir(STAGING_DIR);
+    let _ = fs::remove_dir(crate::state::STATE_DIR);
+    Ok(CheckedSnap {
+        info: result?,
+        source: path.to_owned(),
+        is_dir: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_that_are_not_squashfs_or_are_short_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = tmp.path().join("a.snap");
+        fs::write(&f, "hello").unwrap();
+        let e = check_squashfs_header(&f).unwrap_err();
+        assert!(e.contains("not a squashfs image"), "{e}");
+        fs::write(&f, b"hsqs\0\0").unwrap();
+        let e = check_squashfs_header(&f).unwrap_err();
+        assert!(e.contains("truncated"), "{e}");
+        let mut sb = vec![0u8; SUPERBLOCK_LEN];
+        sb[..4].copy_from_slice(SQUASHFS_MAGIC);
+        sb[40..48].copy_from_slice(&4096u64.to_le_bytes());
+        fs::write(&f, &sb).unwrap();
+        let e = check_squashfs_header(&f).unwrap_err();
+        assert!(
+            e.contains("truncated squashfs image (96 bytes of 4096)"),
+            "{e}"
+        );
+        let e = check_squashfs_header(tmp.path()).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+    }
+
+    #[test]
+    fn a_directory_needs_a_regular_snap_yaml_inside() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        let e = check(d).unwrap_err();
+        assert!(e.contains("no meta/snap.yaml"), "{e}");
+        fs::create_dir(d.join("meta")).unwrap();
+        fs::write(tmp.path().join("outside.yaml"), "name: x\nversion: 1\n").unwrap();
+        std::os::unix::fs::symlink("../outside.yaml", d.join("meta/snap.yaml")).unwrap();
+        let e = check(d).unwrap_err();
+        assert!(e.contains("is a symlink"), "{e}");
+        fs::remove_file(d.join("meta/snap.yaml")).unwrap();
+        fs::write(d.join("meta/snap.yaml"), "name: Bad_Name\nversion: 1\n").unwrap();
+        let e = check(d).unwrap_err();
+        assert!(e.contains("meta/snap.yaml"), "{e}");
+        fs::write(d.join("meta/snap.yaml"), "name: good\nversion: 1\n").unwrap();
+        assert_eq!(check(d).unwrap().info.name, "good");
+    }
+}
