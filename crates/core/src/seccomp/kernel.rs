@@ -169,10 +169,8 @@ fn check_load_and_stores(prog: &[SockFilter]) -> Result<(), Invalid> {
         valid &= masks[pc];
         match i.code {
             c if c == ST || c == STX => valid |= 1 << i.k,
-            c if c == LD | MEM || c == LDX | MEM => {
-                if valid & (1 << i.k) == 0 {
-                    return Err(Invalid::Memory { pc });
-                }
+            c if (c == LD | MEM || c == LDX | MEM) && valid & (1 << i.k) == 0 => {
+                return Err(Invalid::Memory { pc });
             }
             c if c == JMP | JA => {
                 masks[pc + 1 + i.k as usize] &= valid;
