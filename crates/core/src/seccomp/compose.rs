@@ -368,7 +368,7 @@ fn reads_before_write(prog: &[SockFilter]) -> (bool, bool) {
 mod tests {
     use super::*;
     use crate::seccomp::bpf::{self, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, RET_LOG, ret_errno};
-    use crate::seccomp::kernel::{ABS, SeccompData, W, is_const_allow, run, run_stack};
+    use crate::seccomp::kernel::{ABS, Filter, SeccompData, W, is_const_allow, run_stack};
 
     fn s(code: u16, k: u32) -> SockFilter {
         SockFilter::stmt(code, k)
@@ -428,10 +428,16 @@ mod tests {
 
     fn assert_composes(stack: &[&BpfProgram]) {
         let one = compose(stack).expect("composes");
-        let progs: Vec<&[SockFilter]> = stack.iter().map(|p| p.instructions()).collect();
+        let composed = Filter::new(one.instructions()).unwrap();
+        let progs: Vec<Filter> = stack
+            .iter()
+            .map(|p| Filter::new(p.instructions()).unwrap())
+            .collect();
         for d in inputs() {
-            assert_eq!(run(one.instructions(), &d), run_stack(&progs, &d), "{d:x?}");
-            let cached = progs.iter().all(|p| is_const_allow(p, d.arch, d.nr));
+            assert_eq!(composed.run(&d), run_stack(&progs, &d), "{d:x?}");
+            let cached = stack
+                .iter()
+                .all(|p| is_const_allow(p.instructions(), d.arch, d.nr));
             if cached {
                 assert!(is_const_allow(one.instructions(), d.arch, d.nr), "{d:x?}");
             }

@@ -220,11 +220,27 @@ impl SeccompData {
     }
 }
 
+/// A program [`check`] accepted, ready to [`run`](Filter::run) many times.
+#[derive(Clone, Copy, Debug)]
+pub struct Filter<'a>(&'a [SockFilter]);
+
+impl<'a> Filter<'a> {
+    pub fn new(prog: &'a [SockFilter]) -> Result<Self, Invalid> {
+        check(prog)?;
+        Ok(Self(prog))
+    }
+
+    /// The filter's return value for one system call, as the kernel
+    /// computes it.
+    pub fn run(&self, data: &SeccompData) -> u32 {
+        run_checked(self.0, data)
+    }
+}
+
 /// Run one program as the kernel does. `None` if the program is one
 /// [`check`] refuses (checked first).
 pub fn run(prog: &[SockFilter], data: &SeccompData) -> Option<u32> {
-    check(prog).ok()?;
-    Some(run_checked(prog, data))
+    Some(Filter::new(prog).ok()?.run(data))
 }
 
 /// Run a program [`check`] accepted. A division by a zero `X` returns 0
@@ -301,17 +317,16 @@ fn run_checked(prog: &[SockFilter], data: &SeccompData) -> u32 {
 /// `seccomp_run_filters`: run every filter of a stack, the newest (last
 /// loaded) first, and keep the return value with the lowest
 /// [`action_only`]; among equal actions the first one seen (the newest
-/// filter's, data included). Starts from `SECCOMP_RET_ALLOW`. `None` if a
-/// program is one [`check`] refuses.
-pub fn run_stack(load_order: &[&[SockFilter]], data: &SeccompData) -> Option<u32> {
+/// filter's, data included). Starts from `SECCOMP_RET_ALLOW`.
+pub fn run_stack(load_order: &[Filter<'_>], data: &SeccompData) -> u32 {
     let mut ret = RET_ALLOW;
-    for prog in load_order.iter().rev() {
-        let cur = run(prog, data)?;
+    for f in load_order.iter().rev() {
+        let cur = f.run(data);
         if action_only(cur) < action_only(ret) {
             ret = cur;
         }
     }
-    Some(ret)
+    ret
 }
 
 /// `seccomp_is_const_allow`: whether the kernel's action cache, emulating
@@ -401,18 +416,19 @@ mod tests {
     #[test]
     fn stack_keeps_lowest_action_newest_first() {
         let d = SeccompData::new(bpf::AUDIT_ARCH_X86_64, 1, [0; 6]);
-        let r = |k| vec![s(RET, k)];
-        let (eperm, eacces) = (r(ret_errno(1)), r(ret_errno(13)));
+        let progs: Vec<Vec<SockFilter>> =
+            [ret_errno(1), ret_errno(13), RET_KILL_PROCESS, RET_ALLOW | 5]
+                .iter()
+                .map(|&k| vec![s(RET, k)])
+                .collect();
+        let f: Vec<Filter> = progs.iter().map(|p| Filter::new(p).unwrap()).collect();
+        let (eperm, eacces, kill, allow5) = (f[0], f[1], f[2], f[3]);
         // Equal actions: the newest (last loaded) wins, data included.
-        assert_eq!(run_stack(&[&eperm, &eacces], &d), Some(ret_errno(13)));
-        assert_eq!(run_stack(&[&eacces, &eperm], &d), Some(ret_errno(1)));
-        let kill = r(RET_KILL_PROCESS);
-        assert_eq!(
-            run_stack(&[&eperm, &kill, &eacces], &d),
-            Some(RET_KILL_PROCESS)
-        );
+        assert_eq!(run_stack(&[eperm, eacces], &d), ret_errno(13));
+        assert_eq!(run_stack(&[eacces, eperm], &d), ret_errno(1));
+        assert_eq!(run_stack(&[eperm, kill, eacces], &d), RET_KILL_PROCESS);
         // ALLOW with data is ALLOW.
-        assert_eq!(run_stack(&[&r(RET_ALLOW | 5)], &d), Some(RET_ALLOW));
+        assert_eq!(run_stack(&[allow5], &d), RET_ALLOW);
         assert_eq!(action_only(RET_KILL_PROCESS), i32::MIN);
     }
 
