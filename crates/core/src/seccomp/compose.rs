@@ -87,7 +87,7 @@ pub fn compose(load_order: &[&BpfProgram]) -> Option<BpfProgram> {
             asm.label(Label::Dirty(i));
             asm.body(i, prog, Mode::Dirty, clean_next, dirty_next, slots);
         }
-        if asm.items.len() > MAXINSNS {
+        if asm.len > MAXINSNS {
             return None;
         }
     }
