@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """The seccomp benchmark's driver, run by run.sh (which sets WORK, ROUNDS,
-SNAPD, OURS, BASELINE, CALLS, REPS, and OVERHEAD: overhead.c built).
+SNAPD, OURS, BASELINE, CALLS, REPS, OVERHEAD: overhead.c built, and STACK:
+the seccomp_stack example, writing the terminal-injection filter and the
+composed filter snap-confine loads).
 
 Every process is started with posix_spawn (stdout to a memfd, stderr to
 another, read only when needed) and timed from spawn to reaped exit."""
@@ -20,6 +22,7 @@ CONTENDERS = [("snapd", os.environ["SNAPD"]), ("ours", os.environ["OURS"])]
 if os.environ.get("BASELINE"):
     CONTENDERS.append(("baseline", os.environ["BASELINE"]))
 OVERHEAD = os.environ["OVERHEAD"]
+STACK = os.environ["STACK"]
 ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 
 out = os.memfd_create("stdout", os.MFD_CLOEXEC)
@@ -140,9 +143,16 @@ def main():
     glob = f"{WORK}/global.bin"
     open(glob, "wb").write(global_bin())
     spawn([CONTENDERS[1][1], "compile", "--format=bin", srcs[last], f"{WORK}/ours-bin.bin"])
+    # Ours as snap-confine loads it: the terminal-injection filter, the deny
+    # and the allow program, composed into one filter; and the three loaded
+    # one by one (what it loaded before the composition).
+    spawn([STACK, out_name("ours", last), WORK])
+    tty, composed = f"{WORK}/tty.bin", f"{WORK}/composed.bin"
     filters = [("none", []), ("allow-all", ["allow-all"]), ("tiny", ["tiny"]),
-               ("tiny x2", ["tiny", "tiny"]), ("snapd", [out_name("snapd", last), glob]),
-               ("ours", [out_name("ours", last)])]
+               ("tiny x2", ["tiny", "tiny"]), ("tiny x3", ["tiny", "tiny", "tiny"]),
+               ("snapd", [out_name("snapd", last), glob]),
+               ("ours", [composed]), ("ours x3", [tty, out_name("ours", last)]),
+               ("ours .bin2", [out_name("ours", last)])]
     if len(CONTENDERS) > 2:
         filters.append(("baseline", [out_name("baseline", last)]))
     filters += [("snapd .bin", [out_name("snapd", last)]),
@@ -191,17 +201,21 @@ def main():
     print(f"\n## Filter overhead, profile \"{last}\": thread CPU ns per call, median over {ROUNDS} rounds "
           f"(each the median of {REPS} loops of {CALLS} calls)")
     print("stacks: none; allow-all (1 insn, skipped by the action cache); tiny (4 insns, run for ioctl); "
-          "tiny x2; snapd = 2.57 .bin + global.bin (what 2.57's snap-confine loads); ours = .bin2 "
-          "(deny + allow);" + (" baseline = .bin2;" if len(CONTENDERS) > 2 else "") +
+          "tiny x2; tiny x3; snapd = 2.57 .bin + global.bin (what 2.57's snap-confine loads); ours = "
+          "terminal-injection filter + .bin2 deny + allow composed into one filter (what ours loads); "
+          "ours x3 = the same three loaded separately; ours .bin2 = deny + allow;" + (" baseline = .bin2;" if len(CONTENDERS) > 2 else "") +
           " snapd .bin = without global.bin; ours .bin = --format=bin + global.bin")
     labels = [l for l, _ in filters]
-    print(f"{'probe':<20} " + " ".join(f"{l:>10}" for l in labels) + f" {'+snapd':>7} {'+ours':>7} {'ours/snapd':>10}")
+    print(f"{'probe':<20} " + " ".join(f"{l:>10}" for l in labels) +
+          f" {'+snapd':>7} {'+ours':>7} {'+ours x3':>8} {'ours/snapd':>10} {'x3/snapd':>8}")
     for p in probes:
         m = {l: med(ns[(l, p)]) for l in labels}
-        over = {w: m[w] - m["none"] for w in ("snapd", "ours")}
-        ratio = over["ours"] / over["snapd"] if abs(over["snapd"]) > 0.5 else float("nan")
+        over = {w: m[w] - m["none"] for w in ("snapd", "ours", "ours x3")}
+        ratio = {w: over[w] / over["snapd"] if abs(over["snapd"]) > 0.5 else float("nan")
+                 for w in ("ours", "ours x3")}
         print(f"{p:<20} " + " ".join(f"{m[l]:>10.1f}" for l in labels) +
-              f" {over['snapd']:>7.1f} {over['ours']:>7.1f} {ratio:>10.2f}")
+              f" {over['snapd']:>7.1f} {over['ours']:>7.1f} {over['ours x3']:>8.1f}"
+              f" {ratio['ours']:>10.2f} {ratio['ours x3']:>8.2f}")
     stacks = [(l, f) for l, f in filters if not any(x in ("allow-all", "tiny") for x in f) and f]
     names, rows = bpfcount.table([f for _, f in stacks], [l for l, _ in stacks])
     print("\nBPF instructions the kernel runs per call (bpfcount.py; 0: skipped by the action cache):")
@@ -210,5 +224,9 @@ def main():
         print(f"{name:<24}" + "".join(f"{n:>12}" for n, _ in cells))
     differ = [name for name, cells in rows if len({ret for _, ret in cells[:2]}) > 1]
     print("snapd and ours decide alike on these calls" if not differ else f"DECISIONS DIFFER on {differ}")
+    i, j = names.index("ours"), names.index("ours x3")
+    differ = [name for name, cells in rows if cells[i][1] != cells[j][1]]
+    print("ours composed and ours x3 return the same on these calls" if not differ
+          else f"COMPOSED DIFFERS on {differ}")
 
 main()

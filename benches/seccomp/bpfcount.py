@@ -18,10 +18,6 @@ import sys
 X86_64, I386 = 0xC000003E, 0x40000003
 
 
-class ArgsUnknown(Exception):
-    pass
-
-
 def programs(path):
     data = open(path, "rb").read()
     if data == b"@unrestricted\n":
@@ -40,8 +36,7 @@ def decode(raw):
 
 
 def run(prog, arch, nr, args):
-    """(return value, instructions executed); args None: ArgsUnknown when
-    the program reads an argument (or the instruction pointer)."""
+    """(return value, instructions executed)."""
     a = x = 0
     mem = [0] * 16
     pc = n = 0
@@ -58,8 +53,6 @@ def run(prog, arch, nr, args):
                     a = nr
                 elif k == 4:
                     a = arch
-                elif args is None:
-                    raise ArgsUnknown
                 elif k >= 16:
                     i, hi = (k - 16) // 8, (k - 16) % 8 == 4
                     a = (args[i] >> 32) & M if hi else args[i] & M
@@ -104,20 +97,40 @@ def run(prog, arch, nr, args):
             raise ValueError(f"code {code:#x}")
 
 
+def const_allow(prog, arch, nr):
+    """The kernel's seccomp_is_const_allow: only loads of nr and arch,
+    constant jumps, AND and RET K; anything else: not cached."""
+    a = pc = 0
+    while pc < len(prog):
+        code, jt, jf, k = prog[pc]
+        if code == 0x20:
+            if k not in (0, 4):
+                return False
+            a = nr if k == 0 else arch
+        elif code == 0x06:
+            return k == 0x7FFF0000
+        elif code == 0x05:
+            pc += k
+        elif code in (0x15, 0x25, 0x35, 0x45):
+            taken = {0x10: a == k, 0x20: a > k, 0x30: a >= k, 0x40: (a & k) != 0}[code & 0xF0]
+            pc += jt if taken else jf
+        elif code == 0x54:
+            a &= k
+        else:
+            return False
+        pc += 1
+    return False
+
+
 def cost(progs, arch, nr, args):
     """(instructions the kernel runs, final action word)."""
-    cached = True
-    for p in progs:
-        try:
-            ret, _ = run(p, arch, nr, None)
-            cached = cached and ret == 0x7FFF0000
-        except ArgsUnknown:
-            cached = False
+    cached = all(const_allow(p, arch, nr) for p in progs)
     results = [run(p, arch, nr, args) for p in progs]
     if not results:
         return 0, 0x7FFF0000
-    # The strictest action wins (lower action value), as the kernel decides.
-    final = min((r for r, _ in results), key=lambda r: (r & 0xFFFF0000) ^ 0x80000000)
+    # The strictest action wins (lower action value), as the kernel decides;
+    # among equal actions the newest filter's (the last loaded).
+    final = min((r for r, _ in reversed(results)), key=lambda r: (r & 0xFFFF0000) ^ 0x80000000)
     return (0 if cached else sum(n for _, n in results)), final
 
 

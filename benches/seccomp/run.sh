@@ -9,7 +9,9 @@
 #   overhead  thread-CPU ns per system call of tight loops (overhead.c)
 #             under the last profile compiled by each, as each launcher
 #             loads it (snapd 2.57: the raw .bin and snapd's global.bin;
-#             ours: the .bin2's deny then allow program), minus the same
+#             ours: the terminal-injection filter and the .bin2's deny and
+#             allow programs composed into one filter; also the three
+#             loaded separately, and the .bin2 alone), minus the same
 #             loop with no filter; plus fixed-cost stacks, and the BPF
 #             instructions each call runs (bpfcount.py).
 # Rounds rotate the order of the contenders. All files are in a temporary
@@ -41,13 +43,16 @@ elif [ -z "${OURS:-}" ]; then
     cargo build --release --locked -q -p snap-seccomp
     OURS=$PWD/target/release/snap-seccomp
 fi
+# The terminal-injection filter and the composition snap-confine loads.
+cargo build --release --locked -q -p snapcell-sys --example seccomp_stack
+STACK=$PWD/target/release/examples/seccomp_stack
 [ -x "$SNAPD" ] || { echo "snapd's snap-seccomp not found at $SNAPD (apt-get install snapd)" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/seccomp-bench.XXXXXX)
 gcc -O2 -Wall -o "$WORK.overhead" benches/seccomp/overhead.c
 trap 'rm -rf "$WORK" "$WORK.overhead"' EXIT
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "snapd: $SNAPD ($(dpkg-query -W -f='${Version}' snapd 2>/dev/null || echo '?')); ours: $OURS; libseccomp $("$SNAPD" library-version); bpf_jit_enable $(cat /proc/sys/net/core/bpf_jit_enable 2>/dev/null || echo '?')"
-export OVERHEAD="$WORK.overhead" WORK ROUNDS SNAPD OURS BASELINE="${BASELINE:-}" CALLS="${CALLS:-50000}" REPS="${REPS:-5}"
+export STACK OVERHEAD="$WORK.overhead" WORK ROUNDS SNAPD OURS BASELINE="${BASELINE:-}" CALLS="${CALLS:-50000}" REPS="${REPS:-5}"
 if [ -n "${DISK:-}" ]; then
     python3 benches/seccomp/bench.py
 else

@@ -108,7 +108,50 @@ fn bin2_loads_the_deny_program_before_the_allow_program() {
         let lines: Vec<&str> = stdout.lines().collect();
         assert!(lines[0].ends_with("Operation not permitted"), "{stdout}");
         assert!(lines[1].ends_with("Permission denied"), "{stdout}");
-        // The terminal-injection filter, Landlock is no filter, deny, allow.
+        // The terminal-injection filter, deny and allow, composed into one
+        // filter (Landlock is no filter).
+        assert_eq!(lines[2], "Seccomp_filters:\t1", "{stdout}");
+    });
+}
+
+/// When the filters cannot be composed into one (here the allow program
+/// uses every scratch memory slot, which the composition needs two of), the
+/// launcher loads them one by one, deciding the same.
+#[test]
+fn filters_that_cannot_be_composed_are_loaded_separately() {
+    let fx = Fixture::new();
+    fx.run_installed("core", |_world: &mut World| {
+        let (mkdir, mkdirat, rmdir, unlinkat) = (83, 258, 84, 263);
+        let deny = errno_program(&[
+            (mkdir, EACCES),
+            (mkdirat, EACCES),
+            (rmdir, EACCES),
+            (unlinkat, EACCES),
+        ]);
+        let mut allow: Vec<SockFilter> = (0..16).map(|k| SockFilter::stmt(0x02, k)).collect();
+        let allow_rest = errno_program(&[(mkdir, EPERM), (mkdirat, EPERM)]);
+        allow.extend(
+            allow_rest
+                .chunks(8)
+                .map(|b| SockFilter::jump(
+                    u16::from_ne_bytes([b[0], b[1]]),
+                    u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
+                    b[2],
+                    b[3],
+                )),
+        );
+        let allow = BpfProgram::new(allow).unwrap().to_bytes();
+        write_profile(&format!("{TAG}.bin2"), &encode_bin2(false, &allow, &deny));
+        let out = launch(
+            &fx,
+            "mkdir /tmp/d 2>&1; rmdir /tmp/nothing-here 2>&1; grep -E '^Seccomp_filters:' /proc/self/status",
+            &[],
+        );
+        let stdout = expect_success(&out);
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert!(lines[0].ends_with("Operation not permitted"), "{stdout}");
+        assert!(lines[1].ends_with("Permission denied"), "{stdout}");
+        // The terminal-injection filter, deny, allow.
         assert_eq!(lines[2], "Seccomp_filters:\t3", "{stdout}");
     });
 }

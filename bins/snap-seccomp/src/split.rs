@@ -422,63 +422,11 @@ mod tests {
     use super::*;
     use crate::compile::{Compiled, Format, Program, build, is_known};
     use snapcell_core::seccomp::bpf::{AUDIT_ARCH_AARCH64, X32_SYSCALL_BIT};
-    use snapcell_core::seccomp::lang;
+    use snapcell_core::seccomp::{kernel, lang};
 
-    /// A classic BPF interpreter over `seccomp_data` (what the kernel runs).
-    fn run(prog: &[SockFilter], arch: u32, nr: u32, args: &[u64; 6]) -> u32 {
-        let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
-        loop {
-            let SockFilter { code, jt, jf, k } = prog[pc];
-            pc += 1;
-            match code & 7 {
-                0 if code == LD_W_ABS => {
-                    a = match k {
-                        0 => nr,
-                        4 => arch,
-                        8 | 12 => 0,
-                        k => {
-                            let arg = args[(k as usize - 16) / 8];
-                            if (k - 16) % 8 == 4 {
-                                (arg >> 32) as u32
-                            } else {
-                                arg as u32
-                            }
-                        }
-                    }
-                }
-                0 => a = k,
-                1 => x = k,
-                4 => match code & 0xf0 {
-                    0x50 => a &= k,
-                    0x40 => a |= k,
-                    op => panic!("alu {op:#x}"),
-                },
-                5 => {
-                    let v = if code & 8 != 0 { x } else { k };
-                    let taken = match code & 0xf0 {
-                        0x00 => {
-                            pc += k as usize;
-                            continue;
-                        }
-                        0x10 => a == v,
-                        0x20 => a > v,
-                        0x30 => a >= v,
-                        0x40 => a & v != 0,
-                        op => panic!("jmp {op:#x}"),
-                    };
-                    pc += usize::from(if taken { jt } else { jf });
-                }
-                6 => return if code & 0x10 != 0 { a } else { k },
-                7 => {
-                    if code & 0xf8 == 0x80 {
-                        a = x
-                    } else {
-                        x = a
-                    }
-                }
-                c => panic!("class {c}"),
-            }
-        }
+    /// What the kernel returns for one call under `prog`.
+    fn run(prog: &kernel::Filter, arch: u32, nr: u32, args: &[u64; 6]) -> u32 {
+        prog.run(&kernel::SeccompData::new(arch, nr, *args))
     }
 
     fn program(bytes: &[u8]) -> Vec<SockFilter> {
@@ -520,6 +468,13 @@ mod tests {
             ));
             let whole = build("t.src", &profile, format, false).unwrap();
             let (split, whole) = (exported(&split), exported(&whole));
+            fn checked(stack: &[Vec<SockFilter>]) -> Vec<kernel::Filter<'_>> {
+                stack
+                    .iter()
+                    .map(|p| kernel::Filter::new(p).expect("a valid filter"))
+                    .collect()
+            }
+            let (split, whole) = (checked(&split), checked(&whole));
             let values: &[u64] = &[
                 0,
                 1,
@@ -563,7 +518,7 @@ mod tests {
             for nr in nrs {
                 for arch in arches {
                     for args in &vectors {
-                        let decide = |stack: &[Vec<SockFilter>]| {
+                        let decide = |stack: &[kernel::Filter]| {
                             stack
                                 .iter()
                                 .map(|p| run(p, arch, nr, args))

@@ -11,11 +11,12 @@
 //!    `no_new_privs` is not set (see below), since loading filters and a
 //!    Landlock domain needs one or the other;
 //! 3. as the user: create `SNAP_USER_DATA`;
-//! 4. set `no_new_privs` (strict snaps without AppArmor), load the
-//!    terminal-injection guard (restricted profiles), apply the minimal
-//!    Landlock domain (the AppArmor ptrace-rule substitute), load the
-//!    profile's deny and allow programs, then drop `CAP_SYS_ADMIN` if it
-//!    was kept (see [`drop_and_confine`] for why in this order);
+//! 4. set `no_new_privs` (strict snaps without AppArmor), apply the
+//!    minimal Landlock domain (the AppArmor ptrace-rule substitute), load
+//!    the terminal-injection guard and the profile's deny and allow
+//!    programs as one composed filter (restricted profiles), then drop
+//!    `CAP_SYS_ADMIN` if it was kept (see [`drop_and_confine`] for why in
+//!    this order);
 //! 5. restore the umask and working directory, build the environment, make
 //!    every descriptor the launcher opened close-on-exec.
 //!
@@ -69,7 +70,7 @@ use snapcell_sys::creds::{KeepCapability, drop_privileges};
 use snapcell_sys::debug;
 use snapcell_sys::hygiene::{self, env::EnvConfinement};
 use snapcell_sys::landlock::{PreparedDomain, RulesetStatus, restrict_self_minimal};
-use snapcell_sys::seccomp::{Install, ProfileWait, load_profile_waiting_notify};
+use snapcell_sys::seccomp::{ProfileWait, install_stack, load_profile_waiting_notify};
 
 use crate::error::{Error, Result};
 use snapcell_core::dirs::{APPARMOR_PROFILES_DIR, COOKIE_DIR, NS_DIR, SECCOMP_DIR, STATE_FILE};
@@ -120,12 +121,15 @@ pub fn wants_no_new_privs(classic: bool, apparmor: AppArmor) -> bool {
 ///
 /// The order: drop to the user (keeping `CAP_SYS_ADMIN` unless
 /// `no_new_privs` is to be set), create `SNAP_USER_DATA`, set
-/// `no_new_privs` (when asked), the terminal-injection filter (restricted
-/// profiles only, as before), the file confinement (`files`: the Landlock
-/// domain, or AppArmor's profile for the next exec), the profile's
-/// own filters, then release `CAP_SYS_ADMIN` (if kept). The profile's
-/// filters come after the filter and the domain snap-confine adds itself,
-/// so that these are never subject to the profile: snapd's profiles fail
+/// `no_new_privs` (when asked), the file confinement (`files`: the Landlock
+/// domain, or AppArmor's profile for the next exec), the seccomp filters
+/// (restricted profiles only: the terminal-injection filter, then the
+/// profile's deny and allow programs, composed into one filter that decides
+/// as the three stacked would, so that the kernel runs one filter per
+/// system call instead of three; loaded separately when composition
+/// refuses), then release `CAP_SYS_ADMIN` (if kept). The profile's
+/// filters come after the domain snap-confine adds itself,
+/// so that it is never subject to the profile: snapd's profiles fail
 /// every system call they do not list with `EPERM`, and the Landlock
 /// system calls are not in snapd 2.57's template. Behind such a profile the
 /// Landlock library would take the `EPERM` for "no Landlock in this kernel"
@@ -156,11 +160,13 @@ pub fn drop_and_confine(
             .map_err(|e| Error::sys("cannot set no_new_privs", e))?;
         debug!("no_new_privs set");
     }
-    if !program.is_unrestricted() {
-        hygiene::tty::harden_tty()?;
-    }
     apply_landlock(files)?;
-    program.install()?;
+    if !program.is_unrestricted() {
+        // The terminal-injection filter, then the profile's, as one filter.
+        let tty = hygiene::tty::tty_injection_filter()?;
+        let load = install_stack(&[&tty, program])?;
+        debug!("seccomp filters loaded: {load:?}");
+    }
     dropped.release_sys_admin().map_err(Error::from)
 }
 

@@ -5,7 +5,8 @@
 //! formats (`TAG.bin2`, legacy `TAG.bin`) and their parsers are in
 //! [`snapcell_core::seccomp::bin2`]; this module finds and reads the files
 //! (trusted paths only, bounded reads) and installs the filters
-//! ([`Install`]).
+//! ([`Install`], or several profiles as one composed filter:
+//! [`install_stack`]).
 //!
 //! [`load_profile`] prefers `TAG.bin2` and falls back to `TAG.bin` only when
 //! `TAG.bin2` does not exist; a `TAG.bin2` that exists but is unusable is an
@@ -46,6 +47,7 @@ use snapcell_core::seccomp::bin2::{
     HEADER_SIZE, Malformation, MalformedProfile, parse_bin2, parse_legacy_bin,
 };
 use snapcell_core::seccomp::bpf::{BpfProgram, MAX_BPF_SIZE, SockFilter};
+use snapcell_core::seccomp::compose::compose;
 use snapcell_core::seccomp::{FilterRole, SeccompProgram};
 
 use crate::safefs::{self, Trust};
@@ -134,6 +136,61 @@ impl Install for SeccompProgram {
         }
         Ok(())
     }
+}
+
+/// How [`install_stack`] loaded its filters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StackLoad {
+    /// Nothing to load (every profile unrestricted).
+    Nothing,
+    /// As one filter of this many instructions
+    /// ([`snapcell_core::seccomp::compose`]).
+    Composed { instructions: usize },
+    /// One filter each ([`compose`](snapcell_core::seccomp::compose::compose)
+    /// refused: a program the kernel would refuse, scratch memory all used,
+    /// or more than `BPF_MAXINSNS` together).
+    Separate { filters: usize },
+}
+
+/// Install the filters of several profiles, in order (the first profile's
+/// first filter is the oldest), as one composed filter deciding exactly as
+/// the stack would; when composition refuses, each filter on its own, as
+/// [`Install::install`] does. The kernel's fixed cost per filter run is
+/// then paid once per system call instead of once per filter. Unrestricted
+/// profiles contribute nothing. Errors of the composed load name the last
+/// restricted profile's file and the role `composed`.
+pub fn install_stack(programs: &[&SeccompProgram]) -> Result<StackLoad, SeccompError> {
+    let restricted: Vec<&SeccompProgram> = programs
+        .iter()
+        .copied()
+        .filter(|p| !p.is_unrestricted())
+        .collect();
+    let filters: Vec<&BpfProgram> = restricted
+        .iter()
+        .flat_map(|p| p.filters().iter().map(|(_, f)| f))
+        .collect();
+    let Some(last) = restricted.last() else {
+        return Ok(StackLoad::Nothing);
+    };
+    if filters.len() > 1
+        && let Some(one) = compose(&filters)
+    {
+        install_filter(&one).map_err(|(seccomp, prctl)| SeccompError::Install {
+            path: last.path().to_owned(),
+            role: FilterRole::Builtin("composed"),
+            seccomp,
+            prctl,
+        })?;
+        return Ok(StackLoad::Composed {
+            instructions: one.instructions().len(),
+        });
+    }
+    for p in &restricted {
+        p.install()?;
+    }
+    Ok(StackLoad::Separate {
+        filters: filters.len(),
+    })
 }
 
 fn install_filter(prog: &BpfProgram) -> Result<(), (Errno, Errno)> {

@@ -5,6 +5,9 @@
 //!   build small filters by hand;
 //! * [`bin2`]: snapd's compiled profile files (`TAG.bin2`, legacy `TAG.bin`),
 //!   parsed and validated into a [`SeccompProgram`];
+//! * [`kernel`]: what the kernel does with a seccomp program (its checks,
+//!   running one, running a stack, the action cache's emulation);
+//! * [`compose`]: several filters as one program deciding as their stack;
 //! * [`lang`]: the `.src` language that `snap-seccomp compile` reads, parsed
 //!   into typed rules (the `snap-seccomp` binary compiles them with
 //!   libseccomp);
@@ -16,6 +19,8 @@
 
 pub mod bin2;
 pub mod bpf;
+pub mod compose;
+pub mod kernel;
 pub mod lang;
 pub mod policy;
 
