@@ -233,6 +233,8 @@ fn is_key(line: &str, key: &str) -> bool {
         format!("{key}:"),
         format!("\"{key}\":"),
         format!("'{key}':"),
+        // A double-quoted key with escapes (`"/usr/x\ny":`).
+        format!("{}:", quote(key)),
     ]
     .iter()
     .any(|k| t.starts_with(k.as_str()))

@@ -164,14 +164,45 @@ pub fn finish_tree(root: &Path, spec: &BaseSpec) -> io::Result<()> {
     }
     remove_special_files(root)?;
     for dir in BASE_DIRS {
-        let path = root.join(dir);
-        // A merged-/usr system has bin and lib as symlinks: keep them.
-        if fs::symlink_metadata(&path).is_err() {
-            fs::create_dir_all(&path)?;
-        }
+        make_dir_in(root, dir)?;
     }
     fs::create_dir_all(root.join("meta"))?;
     fs::write(root.join("meta/snap.yaml"), spec.snap_yaml())
+}
+
+/// Create the directory `rel` under `root`, component by component. A
+/// symlink on the way (merged-/usr's `lib -> usr/lib`) is followed only
+/// where it stays in its directory (relative, without `..`); the directory
+/// is skipped behind any other, so nothing is made outside `root`.
+fn make_dir_in(root: &Path, rel: &str) -> io::Result<()> {
+    let mut at = root.to_path_buf();
+    for part in rel.split('/').filter(|p| !p.is_empty()) {
+        let next = at.join(part);
+        match fs::symlink_metadata(&next) {
+            Ok(meta) if meta.is_symlink() => {
+                let target = fs::read_link(&next)?;
+                let stays = target.is_relative()
+                    && target
+                        .components()
+                        .all(|c| matches!(c, std::path::Component::Normal(_)));
+                if !stays {
+                    return Ok(());
+                }
+                at = at.join(target);
+                if !at.is_dir() {
+                    return Ok(());
+                }
+            }
+            Ok(meta) if meta.is_dir() => at = next,
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir(&next)?;
+                at = next;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn remove_special_files(dir: &Path) -> io::Result<()> {
@@ -228,7 +259,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         fs::create_dir_all(root.join("usr/bin")).unwrap();
+        fs::create_dir_all(root.join("usr/lib")).unwrap();
         std::os::unix::fs::symlink("usr/bin", root.join("bin")).unwrap();
+        std::os::unix::fs::symlink("usr/lib", root.join("lib")).unwrap();
+        // A symlink leaving the tree is not followed.
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("srv")).unwrap();
         fs::create_dir_all(root.join("dev/pts")).unwrap();
         fs::write(root.join("dev/null-ish"), "").unwrap();
         fs::create_dir_all(root.join("var/lib/apt/lists")).unwrap();
@@ -244,9 +280,11 @@ mod tests {
         let spec = BaseSpec::new("tiny-base", "bookworm", &["busybox".into()]);
         finish_tree(root, &spec).unwrap();
 
-        for d in BASE_DIRS {
+        for d in BASE_DIRS.iter().filter(|d| **d != "srv") {
             assert!(root.join(d).is_dir(), "{d}");
         }
+        assert!(root.join("usr/lib/modules").is_dir());
+        assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);
         assert!(fs::symlink_metadata(root.join("bin")).unwrap().is_symlink());
         assert_eq!(fs::read_dir(root.join("dev")).unwrap().count(), 0);
         assert_eq!(
