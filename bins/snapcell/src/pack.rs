@@ -9,7 +9,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use snapcell_standalone::pack::{architectures, snap_file_name, validate_container};
-use snapcell_standalone::squashfs::{is_squashfs, tree_size, write_squashfs};
+use snapcell_standalone::squashfs::{is_squashfs, tree_size, write_squashfs_excluding};
 
 use crate::input::{self, Input};
 
@@ -118,8 +118,8 @@ fn write_with_progress(dir: &Path, output: &Path) -> std::io::Result<()> {
             bar.inc(n);
         }
     };
-    let res =
-        write_squashfs(dir, &partial, &progress).and_then(|()| std::fs::rename(&partial, output));
+    let res = write_squashfs_excluding(dir, &partial, &[output], &progress)
+        .and_then(|()| std::fs::rename(&partial, output));
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }

@@ -197,6 +197,22 @@ fn a_snap_from_snapcell_pack_passes_snaps_skeleton_check() {
     let printed = ok(run(snapcell().current_dir(&cwd).arg("pack").arg(&src)));
     assert_eq!(printed, "built: packed_1.2_all.snap\n");
     assert!(cwd.join("packed_1.2_all.snap").is_file());
+
+    // Into the directory being packed, twice: the earlier output is left
+    // out of the next, as mksquashfs leaves out its destination.
+    let inside = src.join("packed.snap");
+    for _ in 0..2 {
+        ok(run(snapcell().arg("pack").arg(&src).arg("-o").arg(&inside)));
+    }
+    let listing = list_image(&inside).unwrap();
+    assert!(
+        !listing.iter().any(|e| e.path.ends_with(".snap")),
+        "{listing:?}"
+    );
+    assert!(
+        !listing.iter().any(|e| e.path.ends_with(".partial")),
+        "{listing:?}"
+    );
 }
 
 fn pack_error(src: &Path) -> String {

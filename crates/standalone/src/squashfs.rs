@@ -37,6 +37,25 @@ pub fn is_squashfs(path: &Path) -> bool {
 /// FIFOs and sockets are refused: snaps do not carry them. Hard links
 /// become separate files (with shared data blocks).
 pub fn write_squashfs(src: &Path, image: &Path, progress: &dyn Fn(u64)) -> io::Result<()> {
+    write_squashfs_excluding(src, image, &[], progress)
+}
+
+/// Like [`write_squashfs`], leaving out the files that are `exclude`'s
+/// (compared by device and inode, as far as they exist): an earlier output
+/// of `snapcell pack DIR -o DIR/x.snap` is not packed into the next one, as
+/// mksquashfs leaves out its destination.
+pub fn write_squashfs_excluding(
+    src: &Path,
+    image: &Path,
+    exclude: &[&Path],
+    progress: &dyn Fn(u64),
+) -> io::Result<()> {
+    let skip: Vec<(u64, u64)> = exclude
+        .iter()
+        .chain([&image])
+        .filter_map(|p| fs::symlink_metadata(p).ok())
+        .map(|m| (m.dev(), m.ino()))
+        .collect();
     let fail = |why: String| {
         io::Error::other(format!(
             "cannot build squashfs {} from {}: {why}",
@@ -57,7 +76,8 @@ pub fn write_squashfs(src: &Path, image: &Path, progress: &dyn Fn(u64)) -> io::R
     let compressor =
         FilesystemCompressor::new(Compressor::Xz, None).map_err(|err| fail(err.to_string()))?;
     writer.set_compressor(compressor);
-    add_dir(&mut writer, src, Path::new(""), progress).map_err(|err| fail(err.to_string()))?;
+    add_dir(&mut writer, src, Path::new(""), &skip, progress)
+        .map_err(|err| fail(err.to_string()))?;
 
     let out = File::create(image).map_err(|err| fail(err.to_string()))?;
     let mut out = BufWriter::new(out);
@@ -123,6 +143,7 @@ fn add_dir<'p>(
     writer: &mut FilesystemWriter<'_, '_, 'p>,
     dir: &Path,
     rel: &Path,
+    skip: &[(u64, u64)],
     progress: &'p dyn Fn(u64),
 ) -> io::Result<()> {
     let mut entries = fs::read_dir(dir)?.collect::<io::Result<Vec<_>>>()?;
@@ -131,6 +152,9 @@ fn add_dir<'p>(
         let abs = entry.path();
         let rel = rel.join(entry.file_name());
         let meta = fs::symlink_metadata(&abs)?;
+        if skip.contains(&(meta.dev(), meta.ino())) {
+            continue;
+        }
         let header = NodeHeader::new(permissions(&meta), 0, 0, 0);
         let kind = meta.file_type();
         let pushed = if kind.is_dir() {
@@ -160,7 +184,7 @@ fn add_dir<'p>(
         };
         pushed.map_err(|err| io::Error::other(format!("cannot add {}: {err}", abs.display())))?;
         if kind.is_dir() {
-            add_dir(writer, &abs, &rel, progress)?;
+            add_dir(writer, &abs, &rel, skip, progress)?;
         }
     }
     Ok(())
