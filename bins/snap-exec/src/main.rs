@@ -9,6 +9,8 @@
 //! done by `snapcell_core::snapenv`; this file reads, stats and executes.
 #![forbid(unsafe_code)]
 
+mod interp;
+
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -254,7 +256,29 @@ fn run() -> Result<(), String> {
     }
     cmd.envs(&exec.env);
     let err = cmd.exec();
-    Err(format!("cannot exec {}: {err}", quote(&program)))
+    Err(exec_error(&program, &err))
+}
+
+/// The message for a failed exec. `ENOENT` for a program that exists means
+/// its interpreter is missing: name it.
+fn exec_error(program: &str, err: &std::io::Error) -> String {
+    let shown = quote(program);
+    if err.kind() == std::io::ErrorKind::NotFound && program.contains('/') {
+        match interp::missing_interpreter(Path::new(program)) {
+            Some(interp::Interpreter::Elf(loader)) => {
+                return format!(
+                    "cannot exec {shown}: its ELF interpreter {loader} is missing in this base"
+                );
+            }
+            Some(interp::Interpreter::Script(path)) => {
+                return format!(
+                    "cannot exec {shown}: its interpreter {path} (its #! line) is missing in this base"
+                );
+            }
+            None => {}
+        }
+    }
+    format!("cannot exec {shown}: {err}")
 }
 
 fn main() {

@@ -1,22 +1,28 @@
 //! snapcell: the standalone front end.
 //!
-//! Today it gives command-line access to the core, which users debug their
-//! snaps with: `profile check`, `layout` and `plan`.
+//! It gives command-line access to the core, which users debug their snaps
+//! with (`profile check`, `layout`, `plan`), packs snaps (`pack`), builds
+//! bases (`base build`), and describes itself (`completions`, `man`). Each
+//! newer verb lives in a file of its own.
 #![forbid(unsafe_code)]
 
+mod base;
+mod docs;
+mod input;
 mod install;
 mod list;
+mod pack;
 mod remove;
 mod run;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use snapcell_core::dirs::Dirs;
+use snapcell_core::entry::MountEntry;
 use snapcell_core::plan::{Change, FsView, needed_changes};
 use snapcell_core::profile::Profile;
-use snapcell_core::snap_yaml::SnapInfo;
 use snapcell_core::{layout, naming};
 use snapcell_sys::fsview::DirFsView;
 use snapcell_sys::ns;
@@ -41,14 +47,22 @@ enum Command {
         command: ProfileCommand,
     },
     /// Validate a snap and print the mount profile its layouts produce.
+    #[command(after_help = "Examples:
+  snapcell layout examples/hello
+  snapcell layout examples/hello/meta/snap.yaml --revision 42
+  cat snap.yaml | snapcell layout -")]
     Layout {
-        /// A snap.yaml file or a snap directory (containing meta/snap.yaml).
+        /// A snap.yaml file, a snap directory (containing meta/snap.yaml), or - for standard input.
         snap: PathBuf,
         /// The revision $SNAP and $SNAP_DATA expand with.
         #[arg(long, default_value = "x1")]
         revision: String,
+        /// Print the entries as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the changes snap-update-ns would make, one a line: ACTION<TAB>ENTRY.
+    #[command(long_about = PLAN_ABOUT, after_help = PLAN_EXAMPLES)]
     Plan(PlanArgs),
     /// Install a snap (a .snap file or a directory); again: refresh it.
     Install(install::InstallArgs),
@@ -64,31 +78,76 @@ enum Command {
     Remove(remove::RemoveArgs),
     /// Go back to a snap's previous revision.
     Revert(remove::RevertArgs),
+    /// Pack a snap directory into a .snap, checking it as `snap pack` does.
+    Pack(pack::PackArgs),
+    /// Base snaps.
+    Base {
+        #[command(subcommand)]
+        command: base::BaseCommand,
+    },
+    /// Print shell completions for snapcell.
+    Completions(docs::CompletionsArgs),
+    /// Print snapcell's manual page (or a subcommand's), in roff.
+    Man(docs::ManArgs),
 }
+
+const PLAN_ABOUT: &str =
+    "Print the changes snap-update-ns would make, one a line: ACTION<TAB>ENTRY, \
+in the order it would make them (ACTION is keep, unmount or mount).
+
+It works in one of two modes:
+
+  snapcell plan NAME
+      against a running snap: the current profile /run/snapd/ns/snap.NAME.fstab, the desired \
+profile /var/lib/snapd/mount/snap.NAME.fstab, and the file system of the snap's preserved mount \
+namespace /run/snapd/ns/NAME.mnt (entered read-only; nothing is changed). Needs root.
+
+  snapcell plan --current FILE --desired FILE [--root DIR]
+      against two profile files, with DIR (default /) standing in for the namespace's root \
+file system. Either FILE may be - for standard input. Needs no namespace.";
+
+const PLAN_EXAMPLES: &str = "Examples:
+  snapcell plan hello
+  snapcell plan --current current.fstab --desired desired.fstab --root /tmp/fake-root";
 
 #[derive(Subcommand)]
 enum ProfileCommand {
-    /// Parse a mount profile and print each entry back in canonical form.
+    /// Parse and check a mount profile and print each entry back in canonical form.
+    #[command(
+        long_about = "Parse and check a mount profile (snapd's fstab format) and print each \
+entry back in canonical form. Besides the syntax, each entry's x-snapd.kind, x-snapd.mode, \
+x-snapd.user and x-snapd.group values are checked, the mount point must be absolute, and no field \
+may hold a NUL byte. Errors name FILE:LINE.",
+        after_help = "Examples:
+  snapcell profile check /var/lib/snapd/mount/snap.hello.fstab
+  snapcell profile check - < my.fstab"
+    )]
     Check {
-        /// The profile file.
+        /// The profile file, or - for standard input.
         file: PathBuf,
+        /// Print the entries as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
 #[derive(clap::Args)]
 struct PlanArgs {
-    /// The snap instance whose preserved namespace and profiles to plan against.
-    #[arg(required_unless_present_all = ["current", "desired"], conflicts_with_all = ["current", "desired", "root"])]
+    /// The snap instance whose preserved namespace and profiles to plan against (first mode).
+    #[arg(conflicts_with_all = ["current", "desired", "root"])]
     name: Option<String>,
-    /// The current profile (what was applied), instead of /run/snapd/ns/snap.NAME.fstab.
-    #[arg(long, requires = "desired")]
+    /// The current profile (what was applied), instead of /run/snapd/ns/snap.NAME.fstab (second mode).
+    #[arg(long, value_name = "FILE", requires = "desired")]
     current: Option<PathBuf>,
-    /// The desired profile, instead of /var/lib/snapd/mount/snap.NAME.fstab.
-    #[arg(long, requires = "current")]
+    /// The desired profile, instead of /var/lib/snapd/mount/snap.NAME.fstab (second mode).
+    #[arg(long, value_name = "FILE", requires = "current")]
     desired: Option<PathBuf>,
-    /// A directory standing in for the namespace's root file system.
-    #[arg(long, requires = "current", default_value = "/")]
-    root: PathBuf,
+    /// A directory standing in for the namespace's root file system (second mode) [default: /].
+    #[arg(long, value_name = "DIR", requires = "current")]
+    root: Option<PathBuf>,
+    /// Print the changes as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 fn main() -> ExitCode {
@@ -104,11 +163,32 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let snap_error = |e: String| format!("error: {e}");
+    if let Command::Plan(PlanArgs {
+        name: None,
+        current: None,
+        desired: None,
+        ..
+    }) = &cli.command
+    {
+        Cli::command()
+            .find_subcommand_mut("plan")
+            .map(|c| c.clone().bin_name("snapcell plan"))
+            .unwrap_or_else(Cli::command)
+            .error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "give a snap NAME, or --current FILE and --desired FILE (see --help for the two modes)",
+            )
+            .exit();
+    }
     let result = match cli.command {
         Command::Profile {
-            command: ProfileCommand::Check { file },
-        } => profile_check(&file),
-        Command::Layout { snap, revision } => layout_cmd(&snap, &revision),
+            command: ProfileCommand::Check { file, json },
+        } => profile_check(&file, json),
+        Command::Layout {
+            snap,
+            revision,
+            json,
+        } => layout_cmd(&snap, &revision, json),
         Command::Plan(args) => plan_cmd(args),
         Command::Install(args) => install::install(args).map_err(snap_error),
         Command::Try(args) => install::try_dir(args).map_err(snap_error),
@@ -117,6 +197,10 @@ fn main() -> ExitCode {
         Command::Info(args) => list::info(args).map_err(snap_error),
         Command::Remove(args) => remove::remove(args).map_err(snap_error),
         Command::Revert(args) => remove::revert(args).map_err(snap_error),
+        Command::Pack(args) => pack::run(args),
+        Command::Base { command } => base::run(command),
+        Command::Completions(args) => docs::completions(&args, Cli::command()),
+        Command::Man(args) => docs::man(&args, Cli::command()),
     };
     finish(result)
 }
@@ -135,40 +219,39 @@ fn finish(result: Result<String, String>) -> ExitCode {
     }
 }
 
-/// Read a profile that must exist (a missing profile is an error here,
-/// unlike in snap-update-ns where it means "empty").
-fn read_existing_profile(file: &Path) -> Result<Profile, String> {
-    std::fs::symlink_metadata(file)
-        .map_err(|e| format!("cannot read mount profile {}: {e}", file.display()))?;
-    load_profile(file).map_err(|e| e.to_string())
+/// A profile as text, or as JSON (`--json`): a list of entries.
+fn show_profile(profile: &Profile, json: bool) -> String {
+    if !json {
+        return profile.to_string();
+    }
+    let entries: Vec<serde_json::Value> = profile.entries.iter().map(entry_json).collect();
+    format!("{}\n", serde_json::Value::Array(entries))
 }
 
-fn profile_check(file: &Path) -> Result<String, String> {
-    read_existing_profile(file).map(|p| p.to_string())
+fn entry_json(e: &MountEntry) -> serde_json::Value {
+    serde_json::json!({
+        "source": e.name,
+        "target": e.dir,
+        "type": e.fs_type,
+        "options": e.options,
+        "freq": e.freq,
+        "passno": e.passno,
+        "entry": e.to_string(),
+    })
 }
 
-fn layout_cmd(snap: &Path, revision: &str) -> Result<String, String> {
-    let yaml_path = if snap.is_dir() {
-        snap.join("meta/snap.yaml")
-    } else {
-        snap.to_path_buf()
-    };
-    let bytes = std::fs::read(&yaml_path)
-        .map_err(|e| format!("cannot read {}: {e}", yaml_path.display()))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "cannot parse {}: invalid UTF-8 at byte {}",
-            yaml_path.display(),
-            e.utf8_error().valid_up_to()
-        )
-    })?;
-    let info = SnapInfo::parse(&text).map_err(|e| format!("{}: {e}", yaml_path.display()))?;
+fn profile_check(file: &Path, json: bool) -> Result<String, String> {
+    input::read_profile(file).map(|p| show_profile(&p, json))
+}
+
+fn layout_cmd(snap: &Path, revision: &str, json: bool) -> Result<String, String> {
+    let yaml = input::read_snap_yaml(snap)?;
+    let info = input::parse_snap_yaml(&yaml)?;
     naming::validate_revision_for_layout(revision)
         .map_err(|e| format!("cannot use revision: {e}"))?;
-    info.validate()
-        .map_err(|e| format!("{}: {e}", yaml_path.display()))?;
+    input::validate_snap_yaml(&yaml, &info)?;
     let entries = layout::to_mount_entries(&info.name, revision, &info.layout);
-    Ok(Profile::from(entries).to_string())
+    Ok(show_profile(&Profile::from(entries), json))
 }
 
 fn plan_cmd(args: PlanArgs) -> Result<String, String> {
@@ -176,6 +259,9 @@ fn plan_cmd(args: PlanArgs) -> Result<String, String> {
         (Some(name), _, _) => {
             naming::validate_instance_name(name)
                 .map_err(|e| format!("cannot plan for {name:?}: {e}"))?;
+            if args.root.is_some() {
+                return Err("cannot plan: --root goes with --current and --desired".to_owned());
+            }
             let current = load_profile(Path::new(&Dirs::HOST.current_profile(name)))
                 .map_err(|e| e.to_string())?;
             let desired = load_profile(Path::new(&Dirs::HOST.desired_profile(name)))
@@ -190,20 +276,45 @@ fn plan_cmd(args: PlanArgs) -> Result<String, String> {
                 DirFsView::open(Path::new("/")).map_err(|e| e.to_string())?,
             )
         }
-        (None, Some(current), Some(desired)) => (
-            read_existing_profile(current)?,
-            read_existing_profile(desired)?,
-            DirFsView::open(&args.root).map_err(|e| e.to_string())?,
-        ),
+        (None, Some(current), Some(desired)) => {
+            if current == Path::new("-") && desired == Path::new("-") {
+                return Err(
+                    "cannot plan: only one of --current and --desired can be standard input"
+                        .to_owned(),
+                );
+            }
+            let root = args.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+            if !root.is_dir() {
+                return Err(format!(
+                    "cannot plan: --root {}: not a directory",
+                    root.display()
+                ));
+            }
+            (
+                input::read_profile_syntax(current)?,
+                input::read_profile_syntax(desired)?,
+                DirFsView::open(&root).map_err(|e| e.to_string())?,
+            )
+        }
         _ => return Err("cannot plan: give a snap name, or --current and --desired".to_owned()),
     };
-    Ok(render(&needed_changes(
-        &current.entries,
-        &desired.entries,
-        &view as &dyn FsView,
-    )))
+    Ok(render(
+        &needed_changes(&current.entries, &desired.entries, &view as &dyn FsView),
+        args.json,
+    ))
 }
 
-fn render(changes: &[Change]) -> String {
-    changes.iter().map(|c| format!("{c}\n")).collect()
+fn render(changes: &[Change], json: bool) -> String {
+    if !json {
+        return changes.iter().map(|c| format!("{c}\n")).collect();
+    }
+    let rows: Vec<serde_json::Value> = changes
+        .iter()
+        .map(|c| {
+            let text = c.to_string();
+            let (action, _) = text.split_once('\t').unwrap_or((&text, ""));
+            serde_json::json!({ "action": action, "entry": entry_json(&c.entry) })
+        })
+        .collect();
+    format!("{}\n", serde_json::Value::Array(rows))
 }

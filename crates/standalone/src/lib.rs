@@ -2,10 +2,15 @@
 //! and snapd do for confinement on a machine without snapd, written to the
 //! same files snapd writes. `bins/snapcell` is only its command line.
 //!
+//! * [`base`]: base snaps built from distribution packages (what
+//!   `snapcell base build` adds to mmdebstrap's tree);
 //! * [`image`]: snap files (squashfs) attached to loop devices and mounted
 //!   read-only, as snapd's mount units do;
 //! * [`snap_file`]: checking a `.snap` file or snap directory before
 //!   anything is installed;
+//! * [`pack`]: what `snap pack` checks of a snap directory;
+//! * [`squashfs`]: snap files written (`snapcell pack`) and read (their
+//!   listing and `meta/snap.yaml`) in-process;
 //! * [`state`]: which snaps, revisions and connections exist;
 //! * [`manage`]: install (and refresh), try, revert and remove;
 //! * [`security`]: a revision's mount profile, seccomp profiles and
@@ -21,11 +26,14 @@
 //! the rest of the unsafe code.
 #![forbid(unsafe_code)]
 
+pub mod base;
 pub mod helpers;
 pub mod image;
 pub mod interfaces;
 pub mod manage;
+pub mod pack;
 pub mod run;
 pub mod security;
 pub mod snap_file;
+pub mod squashfs;
 pub mod state;

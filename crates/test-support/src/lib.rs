@@ -6,7 +6,7 @@
 //!   can be mounted from squashfs images on loop devices. Nothing is ever
 //!   mounted in the namespace of the test process itself.
 //! * [`squashfs`]: build reproducible, all-root squashfs images from a
-//!   directory tree with backhand.
+//!   directory tree (`snapcell pack`'s writer, `snapcell_standalone::squashfs`).
 //! * [`tree`]: describe a small directory tree (files with modes, symlinks,
 //!   directories) and write it out.
 //! * [`cgroup`]: throwaway cgroups, BPF pins and udev records for device
