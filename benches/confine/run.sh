@@ -6,6 +6,10 @@
 #   benches/confine/run.sh --stages [N]    # ours only: median of each
 #                                          # SNAPD_DEBUG stage over N cold and
 #                                          # N warm starts (default 30)
+#   benches/confine/run.sh --scale [R]     # R rounds (default 5) of CONCURRENT
+#                                          # (100) concurrent cold launches of
+#                                          # one snap, then R passes of MANY (50)
+#                                          # snaps launched cold one after another
 #   benches/confine/run.sh --shell CMD     # run bash -c CMD in the world instead
 #
 # Environment: SNAPD_CONFINE (default /usr/lib/snapd/snap-confine),
@@ -53,6 +57,10 @@ if [ "${1:-}" = "--shell" ]; then
     MODE=shell
     SHELL_CMD=$2
     ROUNDS=0
+elif [ "${1:-}" = "--scale" ]; then
+    MODE=scale
+    shift
+    ROUNDS=${1:-5}
 elif [ "${1:-}" = "--stages" ]; then
     MODE=stages
     shift
@@ -83,5 +91,8 @@ elif [ "${NO_BUILD:-}" != 1 ] && [ "$OURS_DIR" = "$ROOT/target/release" ]; then
     (cd "$ROOT" && cargo build --release -q -p snap-confine -p snap-discard-ns)
 fi
 OURS_DIR=$(cd "$OURS_DIR" && pwd)
-export MODE ROUNDS SNAPD_CONFINE OURS_DIR BWRAP SHELL_CMD BASELINE_DIR
+CONCURRENT=${CONCURRENT:-100}
+MANY=${MANY:-50}
+OURS_LINK=$(if readelf -l "$OURS_DIR/snap-confine" | grep -q INTERP; then echo dynamic; else echo static; fi)
+export MODE ROUNDS SNAPD_CONFINE OURS_DIR BWRAP SHELL_CMD BASELINE_DIR CONCURRENT MANY OURS_LINK
 exec unshare -m -p -f --mount-proc --propagation private bash "$HERE/run.sh" --inside
