@@ -6,12 +6,17 @@
 #   benches/confine/run.sh --stages [N]    # ours only: median of each
 #                                          # SNAPD_DEBUG stage over N cold and
 #                                          # N warm starts (default 30)
+#   benches/confine/run.sh --scale [R]     # R rounds (default 5) of CONCURRENT
+#                                          # (100) concurrent cold launches of
+#                                          # one snap, then R passes of MANY (50)
+#                                          # snaps launched cold one after another
 #   benches/confine/run.sh --shell CMD     # run bash -c CMD in the world instead
 #
 # Environment: SNAPD_CONFINE (default /usr/lib/snapd/snap-confine),
-# OURS_DIR (default ./target/release, built here with cargo build --release
-# unless NO_BUILD=1), STATIC=1 (build and time ours linked statically, in
-# ./target/TRIPLE/release), BWRAP (default bwrap), BASELINE_DIR (another build of
+# OURS_DIR (default: ours linked statically, built here with
+# `cargo build-snap-confine` into ./target/TRIPLE/release unless NO_BUILD=1),
+# DYNAMIC=1 (build and time ours linked dynamically, `cargo build --release`,
+# ./target/release), BWRAP (default bwrap), BASELINE_DIR (another build of
 # ours, a directory with snap-confine and snap-discard-ns, timed in the same
 # rounds as one more row: to measure the effect of a change).
 #
@@ -53,6 +58,10 @@ if [ "${1:-}" = "--shell" ]; then
     MODE=shell
     SHELL_CMD=$2
     ROUNDS=0
+elif [ "${1:-}" = "--scale" ]; then
+    MODE=scale
+    shift
+    ROUNDS=${1:-5}
 elif [ "${1:-}" = "--stages" ]; then
     MODE=stages
     shift
@@ -61,7 +70,6 @@ else
     ROUNDS=${1:-50}
 fi
 SNAPD_CONFINE=${SNAPD_CONFINE:-/usr/lib/snapd/snap-confine}
-OURS_DIR=${OURS_DIR:-$ROOT/target/release}
 BWRAP=${BWRAP:-$(command -v bwrap || true)}
 BASELINE_DIR=${BASELINE_DIR:+$(cd "$BASELINE_DIR" && pwd)}
 for need in "$SNAPD_CONFINE" /bin/busybox /usr/bin/mksquashfs "$BWRAP"; do
@@ -70,18 +78,23 @@ for need in "$SNAPD_CONFINE" /bin/busybox /usr/bin/mksquashfs "$BWRAP"; do
         exit 1
     }
 done
-if [ "${STATIC:-}" = 1 ]; then
-    # Ours linked statically (glibc static-pie): no dynamic loader at start.
-    # An explicit --target keeps RUSTFLAGS off build scripts and proc-macros.
+if [ -z "${OURS_DIR:-}" ] && [ "${DYNAMIC:-}" != 1 ]; then
+    # Ours as it should ship: linked statically (glibc static-pie), built by
+    # the alias in .cargo/config.toml into ./target/TRIPLE/release.
     triple=$(rustc -vV | sed -n 's/^host: //p')
     if [ "${NO_BUILD:-}" != 1 ]; then
-        (cd "$ROOT" && RUSTFLAGS="-C target-feature=+crt-static" \
-            cargo build --release -q --target "$triple" -p snap-confine -p snap-discard-ns)
+        (cd "$ROOT" && cargo build-snap-confine -q --locked)
     fi
     OURS_DIR=$ROOT/target/$triple/release
-elif [ "${NO_BUILD:-}" != 1 ] && [ "$OURS_DIR" = "$ROOT/target/release" ]; then
-    (cd "$ROOT" && cargo build --release -q -p snap-confine -p snap-discard-ns)
+else
+    OURS_DIR=${OURS_DIR:-$ROOT/target/release}
+    if [ "${NO_BUILD:-}" != 1 ] && [ "$OURS_DIR" = "$ROOT/target/release" ]; then
+        (cd "$ROOT" && cargo build --release -q --locked -p snap-confine -p snap-discard-ns)
+    fi
 fi
 OURS_DIR=$(cd "$OURS_DIR" && pwd)
-export MODE ROUNDS SNAPD_CONFINE OURS_DIR BWRAP SHELL_CMD BASELINE_DIR
+CONCURRENT=${CONCURRENT:-100}
+MANY=${MANY:-50}
+OURS_LINK=$(if readelf -l "$OURS_DIR/snap-confine" | grep -q INTERP; then echo dynamic; else echo static; fi)
+export MODE ROUNDS SNAPD_CONFINE OURS_DIR BWRAP SHELL_CMD BASELINE_DIR CONCURRENT MANY OURS_LINK
 exec unshare -m -p -f --mount-proc --propagation private bash "$HERE/run.sh" --inside

@@ -62,7 +62,7 @@ for d in bin dev etc home root proc sys tmp var/snap var/lib/snapd/hostfs var/tm
 done
 echo "passwd: files" > "$W/base/etc/nsswitch.conf"
 cp /bin/busybox "$W/base/bin/busybox"
-for c in sh true cat ls; do ln -s busybox "$W/base/bin/$c"; done
+for c in sh true cat ls readlink; do ln -s busybox "$W/base/bin/$c"; done
 printf 'name: hello\nversion: 1\napps:\n  hello:\n    command: bin/hello\n' > "$W/app/meta/snap.yaml"
 printf '#!/bin/sh\nexit 0\n' > "$W/app/bin/hello"
 chmod 0755 "$W/app/bin/hello"
@@ -81,6 +81,24 @@ echo '@unrestricted' > /var/lib/snapd/seccomp/bpf/snap.hello.hello.src
     /var/lib/snapd/seccomp/bpf/snap.hello.hello.bin
 python3 -c "import sys; open(sys.argv[1],'wb').write(b'SC\x01\x01' + bytes(124))" \
     /var/lib/snapd/seccomp/bpf/snap.hello.hello.bin2
+
+# The floor (refrun's floor.c): enter the preserved namespace, exec the app.
+gcc -O2 -static -o "$W/floor" "$HERE/floor.c"
+# Peak memory of a launch, measured from a small static parent (maxrss.c).
+gcc -O2 -static -o "$W/maxrss" "$HERE/maxrss.c"
+
+# --scale: MANY more snaps, snap0 ... snapN-1, each the same image (a bind of
+# hello's) with its own seccomp profiles.
+if [ "$MODE" = scale ]; then
+    for ((i = 0; i < MANY; i++)); do
+        mkdir -p "/snap/snap$i/x1"
+        mount --bind /snap/hello/x1 "/snap/snap$i/x1"
+        ln -s x1 "/snap/snap$i/current"
+        for ext in src bin bin2; do
+            cp "/var/lib/snapd/seccomp/bpf/snap.hello.hello.$ext" "/var/lib/snapd/seccomp/bpf/snap.snap$i.hello.$ext"
+        done
+    done
+fi
 
 if [ "$MODE" = shell ]; then
     export SNAP_INSTANCE_NAME=hello SNAP_NAME=hello SNAP=/snap/hello/x1 SNAP_REVISION=x1

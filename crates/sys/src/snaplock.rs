@@ -18,7 +18,7 @@ use std::fs::{File, TryLockError};
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
-use rustix::fs::{Mode, OFlags, fchown, openat};
+use rustix::fs::{CWD, Mode, OFlags, ResolveFlags, fchown, openat, openat2};
 use rustix::io::Errno;
 use rustix::process::{Gid, Uid};
 
@@ -121,15 +121,32 @@ fn open_lock_dir() -> Result<OwnedFd, LockError> {
     })
 }
 
+const LOCK_FILE_FLAGS: OFlags = OFlags::CREATE
+    .union(OFlags::RDWR)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
+
 fn open_lock_file(file_name: &str) -> Result<File, LockError> {
-    let dir = open_lock_dir()?;
-    let fd = openat(
-        &dir,
-        file_name,
-        OFlags::CREATE | OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+    // Every launch takes a snap lock: where the lock directory exists (all
+    // but the first launch after boot), one openat2 that refuses symbolic
+    // links in every component opens the file, as the walk below would,
+    // in one system call instead of ten. Anything else (a directory
+    // missing, a symbolic link, an older kernel) takes the walk, which
+    // makes what is missing and reports errors in snap-confine's words.
+    let fd = match openat2(
+        CWD,
+        format!("{LOCK_DIR}/{file_name}"),
+        LOCK_FILE_FLAGS,
         Mode::from_raw_mode(0o600),
-    )
-    .or_die(|| format!("cannot open lock file {LOCK_DIR}/{file_name}"))?;
+        ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    ) {
+        Ok(fd) => fd,
+        Err(_) => {
+            let dir = open_lock_dir()?;
+            openat(&dir, file_name, LOCK_FILE_FLAGS, Mode::from_raw_mode(0o600))
+                .or_die(|| format!("cannot open lock file {LOCK_DIR}/{file_name}"))?
+        }
+    };
     fchown(&fd, Some(Uid::ROOT), Some(Gid::ROOT))
         .or_die(|| format!("cannot chown lock file {LOCK_DIR}/{file_name}"))?;
     Ok(File::from(fd))
