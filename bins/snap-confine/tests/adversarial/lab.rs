@@ -102,6 +102,10 @@ impl Lab {
                     .status()
                     .unwrap();
                 assert!(status.success(), "snap-seccomp compile failed");
+                // Its packaging makes the void directory (we make our own).
+                fs::create_dir_all("/var/lib/snapd/void").unwrap();
+                fs::set_permissions("/var/lib/snapd/void", fs::Permissions::from_mode(0o111))
+                    .unwrap();
                 // Its 6.18 namespace-id flake does not happen on one CPU.
                 let mut cpus = rustix::thread::CpuSet::new();
                 cpus.set(0);

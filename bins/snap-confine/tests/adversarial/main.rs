@@ -209,6 +209,18 @@ fn snapd_257_comparison() {
     }
     let before = snapcell_test_support::MachineSnapshot::take();
     let mut table = String::from("| §8 | attack | snapd 2.57 |\n|---|---|---|\n");
+    // A plain launch as the attacker must work, or every "defended" below
+    // would mean nothing.
+    let sanity = Lab::with_fixture(Impl::Snapd257, Fixture::new());
+    let ok = sanity.world(|_| {
+        let out = sanity.launch("cat /snap/hello/x1/data/hello.txt");
+        assert!(out.status.success() && lab::stdout(&out) == "hi\n", "{}", lab::text(&out));
+        Ok(())
+    });
+    assert!(
+        matches!(ok, lab::Verdict::Defended),
+        "snapd 2.57's snap-confine cannot launch the app as the attacker here"
+    );
     for &(rank, what, scenario, setup) in SUITE {
         let lab = Lab::with_fixture(Impl::Snapd257, fixture(setup));
         let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario(&lab)));

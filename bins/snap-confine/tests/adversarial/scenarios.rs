@@ -832,6 +832,17 @@ pub const PARALLEL_LAUNCHES: usize = 20;
 /// free.
 pub fn parallel_launches(lab: &Lab) -> Result<(), String> {
     all([lab.world(|_| {
+        // Sequential launches share the namespace (else the parallel test
+        // means nothing here).
+        let a = lab.launch("readlink /proc/self/ns/mnt");
+        let b = lab.launch("readlink /proc/self/ns/mnt");
+        assert!(
+            a.status.success() && stdout(&a) == stdout(&b),
+            "sequential launches do not share a namespace: {}\n{}",
+            text(&a),
+            text(&b)
+        );
+        reset();
         let children: Vec<_> = (0..PARALLEL_LAUNCHES)
             .map(|_| {
                 let mut c = lab.launch_cmd("readlink /proc/self/ns/mnt");
@@ -849,6 +860,7 @@ pub fn parallel_launches(lab: &Lab) -> Result<(), String> {
             })?;
         }
         let mut nss: Vec<String> = outs.iter().map(stdout).collect();
+        nss.sort();
         nss.dedup();
         check(nss.len() == 1, || {
             format!("parallel launches made several namespaces: {nss:?}")
