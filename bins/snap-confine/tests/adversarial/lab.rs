@@ -60,6 +60,20 @@ impl Lab {
         Lab { fx, which, setuid }
     }
 
+    /// How many rounds of a loop: `n` for ours; a quarter (at least 5)
+    /// for snapd 2.57, whose comparison only records a verdict.
+    pub fn rounds(&self, n: usize) -> usize {
+        match self.which {
+            Impl::Ours => n,
+            Impl::Snapd257 => (n / 4).max(5),
+        }
+    }
+
+    /// The set-user-ID copy of our snap-confine (outside the world).
+    pub fn setuid_path(&self) -> &Path {
+        &self.setuid
+    }
+
     /// Run `body` in a fresh, installed world. `Err` is a breach.
     pub fn world(&self, mut body: impl FnMut(&mut World) -> Result<(), String>) -> Verdict {
         let result = try_run_in_world(|world: &mut World| {

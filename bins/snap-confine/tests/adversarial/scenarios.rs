@@ -98,8 +98,9 @@ fn reset() {
 
 // 1 -------------------------------------------------------------------
 
-/// Launches against the swap loop; chosen so the scenario takes ~15 s.
-pub const SWAP_RACE_LAUNCHES: usize = 60;
+/// Cold starts against the swap loop: about 10-15 s here (a cold start
+/// or refusal takes 30-70 ms); 1000 would take over a minute.
+pub const SWAP_RACE_LAUNCHES: usize = 200;
 
 /// §8.1: the attacker loops `RENAME_EXCHANGE` of `/tmp/snap-private-tmp`
 /// (the one attacker-writable component a launch touches: the parent of
@@ -137,7 +138,8 @@ pub fn swap_race(lab: &Lab) -> Result<(), String> {
         let start = Instant::now();
         let mut worked = 0;
         let mut result = Ok(());
-        for i in 0..SWAP_RACE_LAUNCHES {
+        let launches = lab.rounds(SWAP_RACE_LAUNCHES);
+        for i in 0..launches {
             reset();
             let out = lab.launch("ls -a /tmp; cat /proc/self/mountinfo");
             let step = clean(&out).and_then(|()| {
@@ -156,7 +158,7 @@ pub fn swap_race(lab: &Lab) -> Result<(), String> {
         }
         kill_and_reap(racer);
         eprintln!(
-            "swap race: {SWAP_RACE_LAUNCHES} launches in {:?}, {worked} ran the app, the rest were refused",
+            "swap race: {launches} launches in {:?}, {worked} ran the app, the rest were refused",
             start.elapsed()
         );
         result?;
@@ -357,7 +359,7 @@ pub const PTRACE_LAUNCHES: usize = 40;
 pub fn proc_access_during_launch(lab: &Lab) -> Result<(), String> {
     all([lab.world(|_| {
         let mut opened = 0;
-        for i in 0..PTRACE_LAUNCHES {
+        for i in 0..lab.rounds(PTRACE_LAUNCHES) {
             if i % 2 == 0 {
                 reset();
             }
@@ -393,8 +395,13 @@ pub fn proc_access_during_launch(lab: &Lab) -> Result<(), String> {
                             }
                         }
                     }
-                    if fs::metadata(format!("/proc/{pid}")).is_err() {
-                        return 0;
+                    // Gone, or a zombie waiting for the test to reap it.
+                    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+                        Ok(stat) if stat.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')) => {
+                            return 0;
+                        }
+                        Err(_) => return 0,
+                        Ok(_) => {}
                     }
                 }
                 0
@@ -539,7 +546,7 @@ pub fn kill_anywhere(lab: &Lab) -> Result<(), String> {
         })?;
         let cold = t.elapsed();
         let baseline = world_mounts();
-        for i in 0..KILL_LAUNCHES {
+        for i in 0..lab.rounds(KILL_LAUNCHES) {
             if i % 3 != 2 {
                 reset();
             }
@@ -601,23 +608,42 @@ pub fn spoofed_namespace(lab: &Lab) -> Result<(), String> {
                 "file" => root_sh("echo fake > /run/snapd/ns/hello.mnt"),
                 "symlink" => root_sh("ln -s /proc/1/ns/mnt /run/snapd/ns/hello.mnt"),
                 _ => {
-                    let child = attacker(Command::new("unshare"))
-                        .args(["-U", "-m", "-r", "sleep", "60"])
-                        .spawn()
-                        .unwrap();
-                    std::thread::sleep(Duration::from_millis(200));
-                    let pid = child.id();
-                    holder = Some(child);
-                    bad.push(
-                        fs::read_link(format!("/proc/{pid}/ns/mnt"))
-                            .unwrap()
-                            .to_string_lossy()
-                            .into_owned(),
-                    );
-                    root_sh(&format!(
-                        "touch /run/snapd/ns/hello.mnt && mount --bind /proc/{pid}/ns/mnt /run/snapd/ns/hello.mnt && \
-                         printf 'base-snap-name=core\\n' > /run/snapd/ns/snap.hello.info"
-                    ))
+                    // Binding a namespace file hits the 6.18 namespace-id
+                    // ordering bug (EINVAL) unless on one CPU; retried too.
+                    let mut cpus = rustix::thread::CpuSet::new();
+                    cpus.set(0);
+                    rustix::thread::sched_setaffinity(None, &cpus).unwrap();
+                    let mut done = String::new();
+                    for _ in 0..20 {
+                        let mut child = attacker(Command::new("unshare"))
+                            .args(["-U", "-m", "-r", "sleep", "60"])
+                            .spawn()
+                            .unwrap();
+                        std::thread::sleep(Duration::from_millis(100));
+                        let pid = child.id();
+                        let bound = Command::new("sh")
+                            .args(["-c", &format!(
+                                "touch /run/snapd/ns/hello.mnt && mount --bind /proc/{pid}/ns/mnt /run/snapd/ns/hello.mnt"
+                            )])
+                            .stderr(Stdio::null())
+                            .status()
+                            .unwrap();
+                        if bound.success() {
+                            bad.push(
+                                fs::read_link(format!("/proc/{pid}/ns/mnt"))
+                                    .unwrap()
+                                    .to_string_lossy()
+                                    .into_owned(),
+                            );
+                            holder = Some(child);
+                            done = root_sh("printf 'base-snap-name=core\\n' > /run/snapd/ns/snap.hello.info");
+                            break;
+                        }
+                        let _ = child.kill();
+                        let _ = child.wait();
+                    }
+                    assert!(holder.is_some(), "cannot bind the attacker's namespace");
+                    done
                 }
             };
             let out = lab.launch("readlink /proc/self/ns/mnt");
@@ -902,4 +928,89 @@ pub fn umask_extremes(lab: &Lab) -> Result<(), String> {
             check(modes == want, || format!("umask {mask}: the private /tmp is\n{modes}"))
         })
     }))
+}
+
+// 8 -------------------------------------------------------------------
+
+/// §8.8: root hard-links the set-user-ID launcher into a directory of the
+/// attacker's holding fake helpers (`snap-update-ns`, `snap-exec`,
+/// `snap-discard-ns`, `snap-seccomp`, `snap-device-helper`) that leave a
+/// marker; the attacker runs the link: no helper of its ever runs, and its
+/// directory never becomes the sandbox's `/usr/lib/snapd`.
+pub fn hardlinked_launcher(lab: &Lab) -> Result<(), String> {
+    let dir = lab.fx.dir.path().join("attacker");
+    fs::create_dir_all(&dir).unwrap();
+    let dir_s = dir.to_str().unwrap().to_owned();
+    let marker = format!("{dir_s}/marker");
+    all([lab.world(|_| {
+        root_sh(&format!("chown {NOBODY}:{NOBODY} {dir_s}"));
+        for helper in [
+            "snap-update-ns",
+            "snap-exec",
+            "snap-discard-ns",
+            "snap-seccomp",
+            "snap-device-helper",
+        ] {
+            attacker_sets_up(&format!(
+                "printf '#!/bin/sh\\necho ran >> {marker}\\necho ran > /run/hl-marker\\n' > {dir_s}/{helper} && chmod 755 {dir_s}/{helper}"
+            ));
+        }
+        // The link is to the set-user-ID file itself.
+        let source = match lab.which {
+            Impl::Ours => lab.setuid_path().to_string_lossy().into_owned(),
+            Impl::Snapd257 => CONFINE.to_owned(),
+        };
+        root_sh(&format!("ln {source} {dir_s}/snap-confine"));
+        let out = lab.run({
+            let mut c = attacker(Command::new("timeout"));
+            c.args(["-s", "KILL", "30", &format!("{dir_s}/snap-confine")])
+                .args(["--base", "core", TAG, "/bin/sh", "-c", "ls /usr/lib/snapd"])
+                .env_clear()
+                .envs(snap_env())
+                .current_dir("/")
+                .stdin(Stdio::null());
+            c
+        });
+        clean(&out)?;
+        check(!Path::new(&marker).exists() && !Path::new("/run/hl-marker").exists(), || {
+            format!("a helper beside the hard link ran: {}", text(&out))
+        })?;
+        // The base's /usr/lib/snapd is empty.
+        check(!stdout(&out).contains("snap-update-ns"), || {
+            format!("the attacker's directory is the sandbox's /usr/lib/snapd: {}", text(&out))
+        })
+    })])
+}
+
+// 13 ------------------------------------------------------------------
+
+/// §8.13: the host's `/` made recursively shared; a cold start, a warm
+/// start: the host's mount table is as before (besides the designed
+/// `/run/snapd/ns` and shared `/snap`), the scratch root never visible.
+pub fn shared_host_root(lab: &Lab) -> Result<(), String> {
+    all([lab.world(|_| {
+        root_sh("mount --make-rshared /");
+        let warm = lab.launch("true");
+        check(warm.status.success(), || {
+            format!("cannot launch: {}", text(&warm))
+        })?;
+        reset();
+        let before = world_mounts();
+        let out = lab.launch("cat /snap/hello/x1/data/hello.txt");
+        check(out.status.success(), || {
+            format!("cannot launch: {}", text(&out))
+        })?;
+        let out = lab.launch("cat /snap/hello/x1/data/hello.txt");
+        check(out.status.success(), || {
+            format!("cannot launch: {}", text(&out))
+        })?;
+        let after = world_mounts();
+        let new: Vec<&String> = after
+            .iter()
+            .filter(|m| !before.contains(m) && !m.starts_with("/run/snapd/ns"))
+            .collect();
+        check(new.is_empty(), || {
+            format!("mounts of the sandbox propagated to the host: {new:?}")
+        })
+    })])
 }
