@@ -263,12 +263,30 @@ pub fn mkdir_open(
         Err(Errno::EXIST) => false,
         Err(e) => return Err(e),
     };
-    let fd = openat(parent, name, DIR_FLAGS, Mode::empty())?;
-    if created {
-        fchown(&fd, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))?;
-        fchmod(&fd, Mode::from_raw_mode(mode))?;
+    let made = |fd: &OwnedFd| -> std::result::Result<(), Errno> {
+        fchown(fd, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))?;
+        fchmod(fd, Mode::from_raw_mode(mode))
+    };
+    let result = openat(parent, name, DIR_FLAGS, Mode::empty()).and_then(|fd| {
+        if created {
+            made(&fd).map(|()| fd)
+        } else {
+            Ok(fd)
+        }
+    });
+    match result {
+        Ok(fd) => Ok((fd, created)),
+        Err(e) => {
+            // A directory we made but could not finish (`EMFILE` under a low
+            // RLIMIT_NOFILE) would keep the caller's group and umask, and be
+            // refused by every later check: remove it, so the next attempt
+            // starts clean (found by the adversarial suite, §8.17).
+            if created {
+                let _ = rustix::fs::unlinkat(parent, name, rustix::fs::AtFlags::REMOVEDIR);
+            }
+            Err(e)
+        }
     }
-    Ok((fd, created))
 }
 
 /// Make every missing directory of `path` (mode `mode`, root-owned) and
