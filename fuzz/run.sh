@@ -38,6 +38,17 @@ elif target == "confine_args":
         put("\0".join(argv))
         if c["kind"] == "snap_confine_args":
             put("\0".join(argv) + "\0\0SNAP_INSTANCE_NAME=SNAP_NAME\0SNAP_USER_DATA=/home/u/snap/x/1")
+    # Requests that pass validation, so that the fuzzer starts past it.
+    sc = "/usr/lib/snapd/snap-confine"
+    for argv, env in (
+        ([sc, "snap.xy.app", "/usr/lib/snapd/snap-exec", "xy.app", "--arg"], ["SNAP_INSTANCE_NAME=xy"]),
+        ([sc, "--base", "core22", "--classic", "snap.xy_k.app", "/bin/true"],
+         ["SNAP_INSTANCE_NAME=xy_k", "SNAPD_DEBUG=1", "SNAP_CONFINE_MAX_PROFILE_WAIT=30"]),
+        ([sc, "snap.xy+comp.hook.install", "/usr/lib/snapd/snap-exec"],
+         ["SNAP_INSTANCE_NAME=xy", "SNAP_COMPONENT_NAME=xy+comp", "SNAP_USER_DATA=/home/u/snap/x/1"]),
+        ([sc, "--version"], []),
+    ):
+        put("\0".join(argv) + "\0\0" + "\0".join(env))
 PY
 fi
 case $target in
