@@ -457,6 +457,52 @@ mod tests {
         );
     }
 
+    // Found by fuzz/fuzz_targets/plan.rs. snapd's reuse pass sorts overname
+    // entries before the others and forgets a changed entry's prefix at the
+    // first entry outside it, so the descendants of a changed entry are
+    // torn down only when they sort right after it. Faithful to snapd's
+    // NeededChanges; pinned so that a change to it is deliberate.
+    #[test]
+    fn overname_entries_below_a_changed_entry_are_kept_as_snapd_does() {
+        let fs = MemFs::with_dirs(["/snap/s"]);
+        let current = [
+            "src0 / tmpfs defaults 0 0",
+            "src2 /snap/s none x-snapd.origin=overname 0 0",
+        ];
+        let desired = ["src2 /snap/s none x-snapd.origin=overname 0 0"];
+        assert_eq!(
+            plan(&current, &desired, &fs),
+            vec![
+                "keep\tsrc2 /snap/s none x-snapd.origin=overname 0 0",
+                "unmount\tsrc0 / tmpfs defaults,x-snapd.detach 0 0",
+            ]
+        );
+    }
+
+    #[test]
+    fn entries_below_a_changed_overname_entry_are_kept_as_snapd_does() {
+        let fs = MemFs::with_dirs(["/snap/s/1", "/a"]);
+        let current = [
+            "/snap/s_x /snap/s none rbind,x-snapd.origin=overname 0 0",
+            "tmpfs /a tmpfs defaults 0 0",
+            "/snap/s/1/d /snap/s/1 none bind 0 0",
+        ];
+        let desired = [
+            "/snap/s_y /snap/s none rbind,x-snapd.origin=overname 0 0",
+            "tmpfs /a tmpfs defaults 0 0",
+            "/snap/s/1/d /snap/s/1 none bind 0 0",
+        ];
+        assert_eq!(
+            plan(&current, &desired, &fs),
+            vec![
+                "keep\t/snap/s/1/d /snap/s/1 none bind 0 0",
+                "keep\ttmpfs /a tmpfs defaults 0 0",
+                "unmount\t/snap/s_x /snap/s none rbind,x-snapd.origin=overname,x-snapd.detach 0 0",
+                "mount\t/snap/s_y /snap/s none rbind,x-snapd.origin=overname 0 0",
+            ]
+        );
+    }
+
     #[test]
     fn a_changed_parent_remounts_an_unchanged_child() {
         let current = ["tmpfs /w tmpfs mode=0700 0 0", "/x /w/inner none bind 0 0"];
