@@ -609,12 +609,16 @@ pub fn spoofed_namespace(lab: &Lab) -> Result<(), String> {
                 "symlink" => root_sh("ln -s /proc/1/ns/mnt /run/snapd/ns/hello.mnt"),
                 _ => {
                     // Binding a namespace file hits the 6.18 namespace-id
-                    // ordering bug (EINVAL) unless on one CPU; retried too.
-                    let mut cpus = rustix::thread::CpuSet::new();
-                    cpus.set(0);
-                    rustix::thread::sched_setaffinity(None, &cpus).unwrap();
+                    // ordering bug (EINVAL: ids come from per-CPU batches,
+                    // and a namespace newer than ours cannot be bound) unless
+                    // the new namespace's id is below the world's: try each
+                    // CPU in turn, a few times.
+                    let ncpus = std::thread::available_parallelism().map_or(1, |n| n.get());
                     let mut done = String::new();
-                    for _ in 0..20 {
+                    for attempt in 0..40 {
+                        let mut cpus = rustix::thread::CpuSet::new();
+                        cpus.set(attempt % ncpus);
+                        rustix::thread::sched_setaffinity(None, &cpus).unwrap();
                         let mut child = attacker(Command::new("unshare"))
                             .args(["-U", "-m", "-r", "sleep", "60"])
                             .spawn()
