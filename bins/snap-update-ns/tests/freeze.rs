@@ -11,19 +11,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use rustix::process::{Pid, Signal, WaitOptions, kill_process, waitpid};
+use rustix::process::Pid;
 use snapcell_core::profile::Profile;
 use snapcell_exec::{
     Assumptions, MountProfileUpdateContext, ProfileUpdateError, SystemProfileUpdateContext,
     execute_mount_profile_update,
 };
 use snapcell_sys::cgroup::tracking::{Frozen, join_freezer_v1};
-use snapcell_sys::fork::fork_child;
 use snapcell_sys::live::LiveSystem;
 use snapcell_sys::snaplock::Lock;
 use snapcell_sys::system::System;
 use snapcell_test_support::cgroup::{
-    CgroupGuard, host_v2_root, show_cgroup_v1, unique_snap_name, uuid,
+    CgroupGuard, V2Scope, frozen_line, joined_child, reap, show_cgroup_v1, unique_snap_name,
+    v1_freezer,
 };
 use snapcell_test_support::preserve::preserve_namespace;
 use snapcell_test_support::run_in_world;
@@ -92,28 +92,19 @@ fn update(instance: &str, fail: bool, probe: &mut dyn FnMut() -> String) -> (boo
 
 /// A child that joins its group with `join`, then counts in `counter`.
 fn counter(join: impl FnOnce(), counter: PathBuf) -> Pid {
-    let (read, write) = rustix::pipe::pipe().unwrap();
-    let w = &write;
-    let pid = fork_child(move || {
-        join();
-        let _ = fs::write(&counter, "0");
-        let _ = rustix::io::write(w, b"x");
-        let mut n = 0u64;
-        loop {
+    let file = counter.clone();
+    let mut n = 0u64;
+    joined_child(
+        move || {
+            join();
+            let _ = fs::write(&file, "0");
+        },
+        move || {
             n += 1;
             let _ = fs::write(&counter, n.to_string());
             std::thread::sleep(Duration::from_millis(5));
-        }
-    })
-    .unwrap();
-    drop(write);
-    let mut b = [0u8; 1];
-    assert_eq!(
-        rustix::io::read(&read, &mut b).unwrap(),
-        1,
-        "the child did not join"
-    );
-    pid
+        },
+    )
 }
 
 fn count(path: &Path) -> u64 {
@@ -131,17 +122,11 @@ fn stands_still(path: &Path) -> bool {
     a == count(path)
 }
 
-fn reap(pid: Pid) {
-    let _ = kill_process(pid, Signal::KILL);
-    let _ = waitpid(Some(pid), WaitOptions::empty());
-}
-
 #[test]
 fn v1_the_snap_is_frozen_during_an_update_and_thawed_after_also_after_a_failure() {
     let name = unique_snap_name();
-    let dir = PathBuf::from(format!("/sys/fs/cgroup/freezer/snap.{name}"));
     let mut guard = CgroupGuard::new();
-    guard.dir(&dir);
+    let dir = v1_freezer(&name, &mut guard);
     run_in_world(|_world| {
         show_cgroup_v1();
         let file = PathBuf::from(format!("/tmp/{name}.count"));
@@ -169,27 +154,16 @@ fn v1_the_snap_is_frozen_during_an_update_and_thawed_after_also_after_a_failure(
 #[test]
 fn v2_the_snap_is_frozen_during_an_update_and_thawed_after_also_after_a_failure() {
     let name = unique_snap_name();
-    let parent = format!("snapcell-test-{name}");
-    let leaf = format!("snap.{name}.app-{}.scope", uuid());
     let mut guard = CgroupGuard::new();
-    guard
-        .dir(host_v2_root().join(&parent))
-        .dir(host_v2_root().join(&parent).join(&leaf));
+    let scope = V2Scope::new(&name, &mut guard);
     run_in_world(|_world| {
-        let dir = Path::new("/sys/fs/cgroup").join(&parent).join(&leaf);
+        let dir = scope.in_world();
         fs::create_dir_all(&dir).unwrap();
         let file = PathBuf::from(format!("/tmp/{name}.count"));
         let procs = dir.join("cgroup.procs");
         let pid = counter(move || fs::write(&procs, "0\n").unwrap(), file.clone());
         let events = dir.join("cgroup.events");
-        let frozen = |events: &Path| {
-            fs::read_to_string(events)
-                .unwrap()
-                .lines()
-                .find(|l| l.starts_with("frozen "))
-                .unwrap()
-                .to_owned()
-        };
+        let frozen = |events: &Path| frozen_line(events);
         for fail in [false, true] {
             let (_, seen) = update(&name, fail, &mut || {
                 format!("{} {}", frozen(&events), stands_still(&file))
@@ -201,7 +175,7 @@ fn v2_the_snap_is_frozen_during_an_update_and_thawed_after_also_after_a_failure(
         reap(pid);
     });
     drop(guard);
-    let left = host_v2_root().join(&parent);
+    let left = scope.host_parent();
     assert!(!left.exists(), "{} is left", left.display());
 }
 
@@ -211,9 +185,8 @@ fn v2_the_snap_is_frozen_during_an_update_and_thawed_after_also_after_a_failure(
 #[test]
 fn v1_snap_update_ns_thaws_the_snap_after_a_failed_update_too() {
     let name = unique_snap_name();
-    let dir = PathBuf::from(format!("/sys/fs/cgroup/freezer/snap.{name}"));
     let mut guard = CgroupGuard::new();
-    guard.dir(&dir);
+    let dir = v1_freezer(&name, &mut guard);
     run_in_world(|_world| {
         show_cgroup_v1();
         let file = PathBuf::from(format!("/tmp/{name}.count"));

@@ -6,42 +6,18 @@
 //! freezing stops it until the thaw.
 
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rustix::process::{Pid, Signal, WaitOptions, kill_process, waitpid};
+use rustix::process::Pid;
 use snapcell_sys::cgroup::tracking::{freeze_snap_processes, join_freezer_v1, snap_in_use};
-use snapcell_sys::fork::fork_child;
 use snapcell_test_support::cgroup::{
-    CgroupGuard, host_v2_root, show_cgroup_v1, unique_snap_name, uuid,
+    CgroupGuard, V2Scope, joined_child, reap, show_cgroup_v1, unique_snap_name, v1_freezer,
 };
 use snapcell_test_support::run_in_world;
 
 /// A child that joins its group with `join`, then sleeps.
 fn sleeper(join: impl FnOnce()) -> Pid {
-    let (read, write) = rustix::pipe::pipe().unwrap();
-    let w = &write;
-    let pid = fork_child(move || {
-        join();
-        let _ = rustix::io::write(w, b"x");
-        loop {
-            std::thread::sleep(Duration::from_secs(1));
-        }
-    })
-    .unwrap();
-    drop(write);
-    let mut b = [0u8; 1];
-    assert_eq!(
-        rustix::io::read(&read, &mut b).unwrap(),
-        1,
-        "the child did not join"
-    );
-    pid
-}
-
-fn reap(pid: Pid) {
-    let _ = kill_process(pid, Signal::KILL);
-    let _ = waitpid(Some(pid), WaitOptions::empty());
+    joined_child(join, || std::thread::sleep(Duration::from_secs(1)))
 }
 
 /// The scheduler state letter of `pid` (`S`, `R`, `D`, ...).
@@ -58,9 +34,8 @@ fn state(pid: Pid) -> String {
 #[test]
 fn v1_freezer_group_tracks_and_freezes() {
     let name = unique_snap_name();
-    let dir = PathBuf::from(format!("/sys/fs/cgroup/freezer/snap.{name}"));
     let mut guard = CgroupGuard::new();
-    guard.dir(&dir);
+    let dir = v1_freezer(&name, &mut guard);
     run_in_world(|_world| {
         show_cgroup_v1();
         assert!(!snap_in_use(&name).unwrap());
@@ -96,15 +71,11 @@ fn v1_freezer_group_tracks_and_freezes() {
 #[test]
 fn v2_scopes_track_and_freeze() {
     let name = unique_snap_name();
-    let parent = format!("snapcell-test-{name}");
-    let leaf = format!("snap.{name}.app-{}.scope", uuid());
     let mut guard = CgroupGuard::new();
-    guard
-        .dir(host_v2_root().join(&parent))
-        .dir(host_v2_root().join(&parent).join(&leaf));
+    let scope = V2Scope::new(&name, &mut guard);
     run_in_world(|_world| {
-        let dir = Path::new("/sys/fs/cgroup").join(&parent).join(&leaf);
-        fs::create_dir_all(Path::new("/sys/fs/cgroup").join(&parent)).unwrap();
+        let dir = scope.in_world();
+        fs::create_dir_all(scope.parent_in_world()).unwrap();
         assert!(!snap_in_use(&name).unwrap());
         fs::create_dir(&dir).unwrap();
         // An empty scope of the snap counts (snapd's walk finds the name).
@@ -123,6 +94,6 @@ fn v2_scopes_track_and_freeze() {
         reap(pid);
     });
     drop(guard);
-    let left = host_v2_root().join(&parent);
+    let left = scope.host_parent();
     assert!(!left.exists(), "{} is left", left.display());
 }

@@ -15,6 +15,9 @@
 //! * [`fake_udev`] and [`tag_device`] put a tmpfs over `/run/udev` and
 //!   write what udev writes for a tagged device;
 //! * [`device_dir`] is a tmpfs where device nodes can be made.
+//!
+//! Process tracking: [`v1_freezer`] and [`V2Scope`] name throwaway groups,
+//! [`joined_child`] starts a process in one and [`reap`] ends it.
 
 use std::fs;
 use std::io;
@@ -25,7 +28,7 @@ use std::time::{Duration, Instant};
 use rustix::fs::{FileType, Mode};
 use rustix::io::Errno;
 use rustix::mount::{MountFlags, UnmountFlags, mount, unmount};
-use rustix::process::{WaitOptions, waitpid};
+use rustix::process::{Pid, Signal, WaitOptions, kill_process, waitpid};
 use snapcell_sys::fork::fork_child;
 
 /// A snap name no other test and no real snap uses: `snapcelltest` and 8
@@ -252,4 +255,83 @@ pub fn opens_in(procs: Option<&Path>, paths: &[&Path]) -> Vec<Result<(), Errno>>
             }
         })
         .collect()
+}
+
+/// A child that runs `setup` (joining its group, say), tells the parent it
+/// has, then calls `tick` for ever. Returns once `setup` has run.
+pub fn joined_child(setup: impl FnOnce(), mut tick: impl FnMut()) -> Pid {
+    let (read, write) = rustix::pipe::pipe().expect("cannot make a pipe");
+    let w = &write;
+    let pid = fork_child(move || {
+        setup();
+        let _ = rustix::io::write(w, b"x");
+        loop {
+            tick();
+        }
+    })
+    .expect("cannot fork");
+    drop(write);
+    let mut b = [0u8; 1];
+    assert_eq!(
+        rustix::io::read(&read, &mut b).expect("cannot read from the child"),
+        1,
+        "the child did not join"
+    );
+    pid
+}
+
+/// Kill `pid` and wait for it.
+pub fn reap(pid: Pid) {
+    let _ = kill_process(pid, Signal::KILL);
+    let _ = waitpid(Some(pid), WaitOptions::empty());
+}
+
+/// The v1 freezer group of snap `name` (host path), removed by `guard`.
+pub fn v1_freezer(name: &str, guard: &mut CgroupGuard) -> PathBuf {
+    let dir = PathBuf::from(format!("/sys/fs/cgroup/freezer/snap.{name}"));
+    guard.dir(&dir);
+    dir
+}
+
+/// A throwaway v2 scope of snap `name`: `snapcell-test-NAME/snap.NAME.app-UUID.scope`
+/// under the unified hierarchy, both removed by the guard given to [`V2Scope::new`].
+pub struct V2Scope {
+    parent: String,
+    leaf: String,
+}
+
+impl V2Scope {
+    pub fn new(name: &str, guard: &mut CgroupGuard) -> V2Scope {
+        let parent = format!("snapcell-test-{name}");
+        let leaf = format!("snap.{name}.app-{}.scope", uuid());
+        guard
+            .dir(host_v2_root().join(&parent))
+            .dir(host_v2_root().join(&parent).join(&leaf));
+        V2Scope { parent, leaf }
+    }
+
+    /// The parent, as a world shows it (`/sys/fs/cgroup/snapcell-test-NAME`).
+    pub fn parent_in_world(&self) -> PathBuf {
+        Path::new("/sys/fs/cgroup").join(&self.parent)
+    }
+
+    /// The scope, as a world shows it.
+    pub fn in_world(&self) -> PathBuf {
+        self.parent_in_world().join(&self.leaf)
+    }
+
+    /// The parent on the host: what must be gone after the test.
+    pub fn host_parent(&self) -> PathBuf {
+        host_v2_root().join(&self.parent)
+    }
+}
+
+/// The `frozen N` line of a v2 group's `cgroup.events`.
+pub fn frozen_line(events: &Path) -> String {
+    fs::read_to_string(events)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", events.display()))
+        .lines()
+        .find(|l| l.starts_with("frozen "))
+        .unwrap_or_else(|| panic!("{} has no frozen line", events.display()))
+        .to_owned()
 }
