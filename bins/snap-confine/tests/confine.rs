@@ -4,7 +4,7 @@
 mod common;
 
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 
@@ -405,9 +405,7 @@ fn a_set_user_id_launch_runs_the_app_as_the_caller() {
     const NOBODY: u32 = 65534;
     let before = MachineSnapshot::take();
     let fx = Fixture::new();
-    let setuid = fx.dir.path().join("snap-confine-setuid");
-    fs::copy(&fx.confine, &setuid).unwrap();
-    fs::set_permissions(&setuid, fs::Permissions::from_mode(0o4755)).unwrap();
+    let setuid = fx.setuid_copy();
     run_in_world(|world: &mut World| {
         fx.install(world, "core");
         let mut env = snap_env();

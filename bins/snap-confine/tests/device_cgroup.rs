@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -24,21 +23,6 @@ use snapcell_test_support::{MachineSnapshot, World, run_in_world};
 const PROBE: &str = "for d in /dev/null /dev/loop-control /dev/kmsg; do \
      if ( : < $d ) 2>/dev/null; then echo \"$d ok\"; else echo \"$d denied\"; fi; \
      done; cat /proc/self/cgroup";
-
-/// The environment snap run gives an app of the snap `name`.
-fn env_of(name: &str) -> Vec<(OsString, OsString)> {
-    snap_env()
-        .into_iter()
-        .map(|(k, v)| {
-            let v = match k.to_str() {
-                Some("SNAP_INSTANCE_NAME" | "SNAP_NAME") => OsString::from(name),
-                Some("SNAP") => OsString::from(format!("/snap/{name}/x1")),
-                _ => v,
-            };
-            (k, v)
-        })
-        .collect()
-}
 
 /// Install the fixture's snaps with the app snap as `name`, on the bases
 /// `core` (device cgroup optional) and `core24` (required).
@@ -67,7 +51,7 @@ fn launch(fx: &Fixture, name: &str, base: &str, procs: Option<&Path>) -> Output 
     };
     cmd.args(&args)
         .env_clear()
-        .envs(env_of(name))
+        .envs(snap_env_of(name))
         .env("SNAPD_DEBUG", "1")
         .current_dir("/")
         .stdin(Stdio::null())
@@ -248,7 +232,7 @@ fn same_device_cgroup_as_snapd_2_57() {
             let out = Command::new(REFERENCE)
                 .args(["--base", "core", &tag, "/bin/sh", "-c", PROBE])
                 .env_clear()
-                .envs(env_of(&name))
+                .envs(snap_env_of(&name))
                 .current_dir("/")
                 .stdin(Stdio::null())
                 .output()

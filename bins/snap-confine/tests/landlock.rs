@@ -95,7 +95,6 @@ fn an_app_cannot_read_the_root_of_a_process_outside_its_sandbox() {
 fn the_domain_holds_under_a_profile_without_landlock_as_the_caller() {
     use snapcell_core::seccomp::bin2::encode_bin2;
     use snapcell_core::seccomp::bpf::{self, BpfProgram, SockFilter};
-    use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
     const NOBODY: u32 = 65534;
     // landlock_create_ruleset, landlock_add_rule, landlock_restrict_self:
@@ -104,9 +103,7 @@ fn the_domain_holds_under_a_profile_without_landlock_as_the_caller() {
 
     let before = MachineSnapshot::take();
     let fx = Fixture::new();
-    let setuid = fx.dir.path().join("snap-confine-setuid");
-    std::fs::copy(&fx.confine, &setuid).unwrap();
-    std::fs::set_permissions(&setuid, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let setuid = fx.setuid_copy();
     run_in_world(|world: &mut World| {
         fx.install(world, "core");
         // allow: EPERM for the three, everything else allowed; deny: allow all.

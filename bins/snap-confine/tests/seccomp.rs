@@ -316,9 +316,7 @@ fn a_strict_snap_runs_with_no_new_privs() {
     }
     let before = MachineSnapshot::take();
     let fx = Fixture::new();
-    let setuid = fx.dir.path().join("snap-confine-setuid");
-    fs::copy(&fx.confine, &setuid).unwrap();
-    fs::set_permissions(&setuid, fs::Permissions::from_mode(0o4755)).unwrap();
+    let setuid = fx.setuid_copy();
     run_in_world(|world: &mut World| {
         fx.install(world, "core");
         let script = "grep -E '^(NoNewPrivs|CapEff):' /proc/self/status";

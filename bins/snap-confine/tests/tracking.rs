@@ -12,10 +12,8 @@
 
 mod common;
 
-use std::ffi::OsString;
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -24,27 +22,12 @@ use common::*;
 use snapcell_test_support::cgroup::{CgroupGuard, show_cgroup_v1, unique_snap_name};
 use snapcell_test_support::{MachineSnapshot, World, run_in_world};
 
-/// The environment snap run gives an app of the snap `name`.
-fn env_of(name: &str) -> Vec<(OsString, OsString)> {
-    snap_env()
-        .into_iter()
-        .map(|(k, v)| {
-            let v = match k.to_str() {
-                Some("SNAP_INSTANCE_NAME" | "SNAP_NAME") => OsString::from(name),
-                Some("SNAP") => OsString::from(format!("/snap/{name}/x1")),
-                _ => v,
-            };
-            (k, v)
-        })
-        .collect()
-}
-
 fn command(fx: &Fixture, name: &str, script: &str) -> Command {
     let tag = format!("snap.{name}.hello");
     let mut cmd = Command::new(&fx.confine);
     cmd.args(["--base", "core", &tag, "/bin/sh", "-c", script])
         .env_clear()
-        .envs(env_of(name))
+        .envs(snap_env_of(name))
         .env("SNAPD_DEBUG", "1")
         .current_dir("/")
         .stdin(Stdio::null());
@@ -125,9 +108,7 @@ fn a_user_gets_the_user_fstab_in_a_per_user_namespace() {
     const NOBODY: u32 = 65534;
     let before = MachineSnapshot::take();
     let fx = Fixture::new();
-    let setuid = fx.dir.path().join("snap-confine-setuid");
-    fs::copy(&fx.confine, &setuid).unwrap();
-    fs::set_permissions(&setuid, fs::Permissions::from_mode(0o4755)).unwrap();
+    let setuid = fx.setuid_copy();
     run_in_world(|world: &mut World| {
         fx.install(world, "core");
         // The world's /run is its own: the portal's directories there.

@@ -129,6 +129,15 @@ impl Fixture {
         before.assert_unchanged();
     }
 
+    /// A set-user-ID root copy of snap-confine in the fixture's directory,
+    /// as snapd installs it (`-rwsr-xr-x`).
+    pub fn setuid_copy(&self) -> PathBuf {
+        let setuid = self.dir.path().join("snap-confine-setuid");
+        fs::copy(&self.confine, &setuid).unwrap();
+        fs::set_permissions(&setuid, fs::Permissions::from_mode(0o4755)).unwrap();
+        setuid
+    }
+
     /// Mount the base (as `base`, revision x1) and the app snap, and give
     /// the app an unrestricted seccomp profile. Runs in a world.
     pub fn install(&self, world: &mut World, base: &str) {
@@ -159,6 +168,21 @@ pub fn snap_env() -> Vec<(OsString, OsString)> {
     .iter()
     .map(|(k, v)| (OsString::from(k), OsString::from(v)))
     .collect()
+}
+
+/// [`snap_env`] for the app snap installed as `name` (revision x1).
+pub fn snap_env_of(name: &str) -> Vec<(OsString, OsString)> {
+    snap_env()
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match k.to_str() {
+                Some("SNAP_INSTANCE_NAME" | "SNAP_NAME") => OsString::from(name),
+                Some("SNAP") => OsString::from(format!("/snap/{name}/x1")),
+                _ => v,
+            };
+            (k, v)
+        })
+        .collect()
 }
 
 /// Run `confine` with `args` and `env` (nothing else), returning its output.
