@@ -248,7 +248,16 @@ fn replicate_base(cfg: &Config<'_>, s: &str) -> Result<()> {
         let dst = format!("{s}/{name}");
         let st = statat(&base_fd, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)
             .or_die(|| format!("cannot inspect {src}"))?;
-        match FileType::from_raw_mode(st.st_mode) {
+        let kind = FileType::from_raw_mode(st.st_mode);
+        if skip.contains(name) && kind != FileType::Directory {
+            // A symbolic link there would take the host's directory
+            // (bound next, with the host's / shared) anywhere: onto a host
+            // path, or an attacker's tree (research §8.20).
+            return Err(Error::new(format!(
+                "cannot replicate base: {src} is a {kind:?}, but the host's /{name} goes there"
+            )));
+        }
+        match kind {
             FileType::Directory => {
                 mkdirat(&root, name.as_str(), Mode::from_raw_mode(0o755))
                     .or_die(|| format!("cannot create directory {dst}"))?;
@@ -317,23 +326,59 @@ fn bind_host_dirs(cfg: &Config<'_>, s: &str) -> Result<()> {
         .iter()
         .map(|h| (h.as_str(), HostPropagation::Slave, false, true));
     for (path, propagation, optional, is_home) in table.chain(homes) {
-        let dst = format!("{s}{path}");
         if is_home {
             make_mount_point(s, path)?;
         }
         if propagation == HostPropagation::Shared {
             drop(mkdir_all(path, 0o755)?);
         }
-        if optional && (!exists(path) || !exists(&dst)) {
-            debug!("skipping optional host directory {path}");
-            continue;
-        }
+        let dst = match in_new_root(s, path)? {
+            Some(dst) if !optional || exists(path) => dst,
+            None if !optional => format!("{s}{path}"),
+            _ => {
+                debug!("skipping optional host directory {path}");
+                continue;
+            }
+        };
         rbind(path, &dst)?;
         if propagation == HostPropagation::Slave {
             make(&dst, Propagation::Slave, true)?;
         }
     }
     Ok(())
+}
+
+/// Where `S/PATH` is, its symbolic links resolved as they will be in the
+/// sandbox (`RESOLVE_IN_ROOT` from the new root `s`: an absolute link or
+/// `..` of the base can never lead out to the host's directories), as a
+/// path with no symbolic link left. `None` when it does not exist.
+fn in_new_root(s: &str, path: &str) -> Result<Option<String>> {
+    use rustix::fs::{ResolveFlags, openat2};
+    let root = open_dir(s)?;
+    let rel = path.trim_start_matches('/');
+    let fd = match openat2(
+        &root,
+        rel,
+        OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Ok(None),
+        Err(e) => return Err(Error::sys(format!("cannot open {s}{path}"), e)),
+    };
+    let link = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
+    let real = std::fs::read_link(&link)
+        .or_die(|| format!("cannot resolve {s}{path}"))?
+        .into_os_string()
+        .into_string()
+        .map_err(|_| Error::new(format!("cannot resolve {s}{path}: not valid UTF-8")))?;
+    if real != s && !real.starts_with(&format!("{s}/")) {
+        return Err(Error::new(format!(
+            "cannot use {s}{path}: it resolves to {real}, outside the new root"
+        )));
+    }
+    Ok(Some(real))
 }
 
 /// `mkdir -p S/PATH` (0755, root) for a home directory's mount point.
@@ -387,19 +432,19 @@ fn bind_base_etc_entries(cfg: &Config<'_>, s: &str) -> Result<()> {
 /// Steps 6–8: snapd's tools, the snap mount directory, hostfs.
 fn bind_snapd_dirs(cfg: &Config<'_>, s: &str) -> Result<()> {
     if let Some(tools) = cfg.snapd_tools_dir {
-        let dst = format!("{s}/usr/lib/snapd");
+        let dst = in_new_root(s, "/usr/lib/snapd")?.unwrap_or_else(|| format!("{s}/usr/lib/snapd"));
         bind(tools, &dst)?;
         // snapd passes MS_RDONLY with MS_BIND, which the kernel ignores on a
         // first bind; we remount to make it really read-only.
         remount_read_only(&dst)?;
         make(&dst, Propagation::Slave, false)?;
     }
-    let dst = format!("{s}/snap");
+    let dst = in_new_root(s, "/snap")?.unwrap_or_else(|| format!("{s}/snap"));
     rbind(cfg.snap_mount_dir, &dst)?;
     make(&dst, Propagation::Slave, true)?;
 
     ensure_host_hostfs_dir()?;
-    let dst = format!("{s}{HOSTFS_DIR}");
+    let dst = in_new_root(s, HOSTFS_DIR)?.unwrap_or_else(|| format!("{s}{HOSTFS_DIR}"));
     bind(&dst, &dst)?;
     make(&dst, Propagation::Private, false)
 }
