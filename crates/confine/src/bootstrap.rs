@@ -381,6 +381,59 @@ fn in_new_root(s: &str, path: &str) -> Result<Option<String>> {
     Ok(Some(real))
 }
 
+/// The host's cgroup file systems in the new root made read-only (each
+/// mount at or below `S/sys/fs/cgroup` of type `cgroup` or `cgroup2`,
+/// keeping its other flags): the app must not move itself out of its
+/// device cgroup into one its user may write to (research §8.22; snapd
+/// leaves this to AppArmor). snap-confine joins the snap's tracking group
+/// through a descriptor opened on the host.
+fn read_only_cgroups(s: &str) -> Result<()> {
+    use rustix::mount::{MountFlags, mount_remount};
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .or_die(|| "cannot read /proc/self/mountinfo".to_owned())?;
+    let top = format!("{s}/sys/fs/cgroup");
+    let lines: String = text
+        .lines()
+        .filter(|l| l.contains(top.as_str()))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let table = snapcell_core::mountinfo::parse_mountinfo(&lines)
+        .map_err(|e| Error::new(format!("cannot parse /proc/self/mountinfo: {e}")))?;
+    for e in &table {
+        let below = e.mount_dir == top || e.mount_dir.starts_with(&format!("{top}/"));
+        if !below || !matches!(e.fs_type.as_str(), "cgroup" | "cgroup2") {
+            continue;
+        }
+        let mut flags = MountFlags::BIND | MountFlags::RDONLY;
+        for (opt, flag) in [
+            ("nosuid", MountFlags::NOSUID),
+            ("nodev", MountFlags::NODEV),
+            ("noexec", MountFlags::NOEXEC),
+        ] {
+            if e.mount_options.contains_key(opt) {
+                flags |= flag;
+            }
+        }
+        let dst = e.mount_dir.as_str();
+        // A mount hidden under another (the v1 ones under a cgroup2 at
+        // /sys/fs/cgroup) cannot be reached: nothing to do.
+        let reachable = rustix::fs::statx(
+            rustix::fs::CWD,
+            dst,
+            AtFlags::SYMLINK_NOFOLLOW,
+            rustix::fs::StatxFlags::MNT_ID,
+        )
+        .is_ok_and(|st| st.stx_mnt_id == e.mount_id as u64);
+        if !reachable {
+            continue;
+        }
+        debug!("performing operation: mount -o remount,bind,ro {dst}");
+        mount_remount(dst, flags, c"")
+            .or_die(|| format!("cannot perform operation: mount -o remount,bind,ro {dst}"))?;
+    }
+    Ok(())
+}
+
 /// `mkdir -p S/PATH` (0755, root) for a home directory's mount point.
 fn make_mount_point(s: &str, path: &str) -> Result<()> {
     let mut fd = open_dir(s)?;
@@ -526,6 +579,7 @@ pub fn populate(cfg: &Config<'_>, scratch: &Scratch) -> Result<()> {
     replicate_base(cfg, s)?;
     snapcell_sys::log::stage("replicate base");
     bind_host_dirs(cfg, s)?;
+    read_only_cgroups(s)?;
     bind_base_etc_entries(cfg, s)?;
     bind_snapd_dirs(cfg, s)?;
     snapcell_sys::log::stage("host directories");

@@ -196,6 +196,10 @@ pub fn enter_snap_namespace(
     .map_err(|e| Error::new(e.to_string()))?;
     debug!("device cgroup: {devices:?}");
     log::stage("device cgroup");
+    // Opened here, in the host's namespace: the snap's has /sys/fs/cgroup
+    // read-only.
+    let tracking = snapcell_sys::cgroup::tracking::open_tracking_group(&req.instance_name)
+        .map_err(|e| Error::new(e.to_string()))?;
     let homedirs = host::read_homedirs()?;
     let verdict = match open_dir_errno(NS_DIR) {
         Ok(ns_dir) => inspect(&ns_dir, &req.instance_name, base, &homedirs, &host_ns)?,
@@ -227,8 +231,7 @@ pub fn enter_snap_namespace(
         debug!("per-user mount namespace: {done:?}");
         log::stage("per-user mount namespace");
     }
-    let joined = snapcell_sys::cgroup::tracking::join_tracking_group(&req.instance_name)
-        .map_err(|e| Error::new(e.to_string()))?;
+    let joined = tracking.join().map_err(|e| Error::new(e.to_string()))?;
     debug!("tracking group joined: {joined}");
     lock.unlock();
     log::stage("mount namespace");

@@ -52,18 +52,51 @@ const DIR_PATH: OFlags = OFlags::PATH
 /// into the snap's freezer group (creating it); on v2 nothing (`snap run`
 /// has put it in a scope). Returns whether it joined a group.
 pub fn join_tracking_group(instance: &str) -> Result<bool, CgroupError> {
+    open_tracking_group(instance)?.join()
+}
+
+/// The snap's tracking group, opened ahead of joining it: on v1 the
+/// freezer group's `cgroup.procs`, open for writing; on v2 nothing.
+/// snap-confine opens it in the host's mount namespace and joins from the
+/// snap's, where `/sys/fs/cgroup` is read-only.
+#[derive(Debug)]
+pub struct TrackingGroup {
+    /// `cgroup.procs` and its path (for messages).
+    procs: Option<(OwnedFd, String)>,
+}
+
+/// Open the snap's tracking group ([`TrackingGroup`]); on v1 the freezer
+/// group `snap.INSTANCE` is created (0755, root) if needed.
+pub fn open_tracking_group(instance: &str) -> Result<TrackingGroup, CgroupError> {
     match cgroup_version()? {
-        CgroupVersion::V2 => Ok(false),
-        CgroupVersion::V1 => {
-            join_freezer_v1(instance)?;
-            Ok(true)
-        }
+        CgroupVersion::V2 => Ok(TrackingGroup { procs: None }),
+        CgroupVersion::V1 => Ok(TrackingGroup {
+            procs: Some(open_freezer_procs_v1(instance)?),
+        }),
+    }
+}
+
+impl TrackingGroup {
+    /// Move the calling process into the group; whether there was one.
+    pub fn join(self) -> Result<bool, CgroupError> {
+        let Some((procs, path)) = self.procs else {
+            return Ok(false);
+        };
+        write_own_pid(&procs, &path)?;
+        Ok(true)
     }
 }
 
 /// `sc_cgroup_freezer_join`: create `freezer/snap.INSTANCE` (0755, root)
 /// if needed and write the calling process's pid to its `cgroup.procs`.
 pub fn join_freezer_v1(instance: &str) -> Result<(), CgroupError> {
+    let (procs, path) = open_freezer_procs_v1(instance)?;
+    write_own_pid(&procs, &path)
+}
+
+/// `freezer/snap.INSTANCE/cgroup.procs` (the group created if needed),
+/// open for writing, and the group's path.
+fn open_freezer_procs_v1(instance: &str) -> Result<(OwnedFd, String), CgroupError> {
     let parent = CGROUP_V1_FREEZER_DIR;
     let name = freezer_group_name(instance);
     let freezer = rustix::fs::open(parent, DIR_PATH, Mode::empty())
@@ -78,23 +111,28 @@ pub fn join_freezer_v1(instance: &str) -> Result<(), CgroupError> {
         Mode::empty(),
     )
     .or_fail(|| format!("cannot open file {parent}/{name}/cgroup.procs"))?;
+    Ok((procs, format!("{parent}/{name}")))
+}
+
+/// Write the calling process's pid to the group `path`'s `procs`.
+fn write_own_pid(procs: &OwnedFd, path: &str) -> Result<(), CgroupError> {
     let pid = rustix::process::getpid().as_raw_nonzero().get();
     let text = pid.to_string();
-    match rustix::io::write(&procs, text.as_bytes()) {
+    match rustix::io::write(procs, text.as_bytes()) {
         Ok(n) if n == text.len() => {}
         Ok(_) => {
             return Err(CgroupError::new(format!(
-                "cannot move process {pid} to cgroup hierarchy {parent}/{name}"
+                "cannot move process {pid} to cgroup hierarchy {path}"
             )));
         }
         Err(e) => {
             return Err(CgroupError::sys(
-                format!("cannot move process {pid} to cgroup hierarchy {parent}/{name}"),
+                format!("cannot move process {pid} to cgroup hierarchy {path}"),
                 e,
             ));
         }
     }
-    debug!("moved process {pid} to cgroup hierarchy {parent}/{name}");
+    debug!("moved process {pid} to cgroup hierarchy {path}");
     Ok(())
 }
 
