@@ -98,6 +98,14 @@ pub fn run(
     log::stage("validate");
     let apparmor = snapcell_sys::apparmor::detect();
     let no_new_privs = confinement::wants_no_new_privs(req.classic, apparmor);
+    // Policy is read in the host's namespace, never the snap's (§8.21).
+    let host_profile = match &base {
+        None => None,
+        Some(_) => {
+            drop(host::join_host_mount_ns()?);
+            confinement::read_host_profile(&req.security_tag, apparmor)
+        }
+    };
     let saved = ProcessState::capture()?;
     let outcome = match &base {
         None => NamespaceOutcome::Classic,
@@ -124,6 +132,7 @@ pub fn run(
             outcome == NamespaceOutcome::Built,
             env,
             apparmor,
+            host_profile,
         )?,
     };
     log::stage("file confinement");
