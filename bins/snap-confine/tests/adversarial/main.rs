@@ -319,3 +319,65 @@ fn one_line(s: &str) -> String {
         .replace('|', "\\|");
     flat.chars().take(200).collect()
 }
+
+/// Where the time of a large profile of valid mounts goes (issue 12's
+/// "100k entries"; not a test: `cargo nextest run -p snap-confine --test
+/// adversarial --run-ignored only measure_valid_profiles`). For each size
+/// in `SNAPCELL_PROFILE_SIZES` (default 1000,5000,20000) a cold start as
+/// root with `SNAPD_DEBUG=1` in a world, with N `tmpfs /usr/share/demo/dI`
+/// layout entries (a writable mimic of the base's `/usr`, then N tmpfs
+/// mounts); prints the launcher's stage timings ("prepare construction"
+/// holds reading and parsing the profile; "mount profile" planning,
+/// performing and saving it). `SNAPCELL_CONFINE` runs another build (a
+/// release one) instead of the test's; `SNAPCELL_PERF=1` records it with
+/// `perf` and prints the report.
+#[test]
+#[ignore]
+fn measure_valid_profiles() {
+    let fx = common::Fixture::new();
+    if let Ok(other) = std::env::var("SNAPCELL_CONFINE") {
+        std::fs::copy(other, &fx.confine).unwrap();
+    }
+    let sizes =
+        std::env::var("SNAPCELL_PROFILE_SIZES").unwrap_or_else(|_| "1000,5000,20000".into());
+    for n in sizes.split(',').map(|s| s.trim().parse::<usize>().unwrap()) {
+        fx.run_installed("core", |_| {
+            let fstab: String = (0..n)
+                .map(|i| format!("tmpfs /usr/share/demo/d{i} tmpfs x-snapd.origin=layout 0 0\n"))
+                .collect();
+            std::fs::create_dir_all("/var/lib/snapd/mount").unwrap();
+            std::fs::write("/var/lib/snapd/mount/snap.hello.fstab", &fstab).unwrap();
+            let t = std::time::Instant::now();
+            let out = if std::env::var_os("SNAPCELL_PERF").is_some() {
+                // Where the CPU time goes (`perf record` in the world's /tmp).
+                let mut env = common::snap_env();
+                env.push(("SNAPD_DEBUG".into(), "1".into()));
+                let out = std::process::Command::new("perf")
+                    .args(["record", "-q", "-g", "-o", "/tmp/perf.data", "--"])
+                    .arg(&fx.confine)
+                    .args(["--base", "core", common::TAG, "/bin/true"])
+                    .env_clear()
+                    .envs(env)
+                    .current_dir("/")
+                    .output()
+                    .unwrap();
+                let report = std::process::Command::new("sh")
+                    .args(["-c", "perf report -i /tmp/perf.data --stdio --no-children --sort dso,symbol --percent-limit 1.5 2>/dev/null | grep -v '^$' | grep '%' | head -40"])
+                    .output()
+                    .unwrap();
+                eprintln!("{}", String::from_utf8_lossy(&report.stdout));
+                out
+            } else {
+                common::run_app(&fx.confine, "core", "true", true)
+            };
+            let wall = t.elapsed();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{}", err.lines().rev().take(5).collect::<Vec<_>>().join("\n"));
+            let stages: Vec<&str> = err.lines().filter(|l| l.contains("DEBUG: stage ")).collect();
+            eprintln!("N = {n}: wall {wall:?}");
+            for s in stages {
+                eprintln!("  {s}");
+            }
+        });
+    }
+}
