@@ -330,7 +330,8 @@ fn one_line(s: &str) -> String {
 /// holds reading and parsing the profile; "mount profile" planning,
 /// performing and saving it). `SNAPCELL_CONFINE` runs another build (a
 /// release one) instead of the test's; `SNAPCELL_PERF=1` records it with
-/// `perf` and prints the report.
+/// `perf` and prints the report (`SNAPCELL_PERF_SORT`, default
+/// `dso,symbol`).
 #[test]
 #[ignore]
 fn measure_valid_profiles() {
@@ -361,8 +362,9 @@ fn measure_valid_profiles() {
                     .current_dir("/")
                     .output()
                     .unwrap();
+                let sort = std::env::var("SNAPCELL_PERF_SORT").unwrap_or_else(|_| "dso,symbol".into());
                 let report = std::process::Command::new("sh")
-                    .args(["-c", "perf report -i /tmp/perf.data --stdio --no-children --sort dso,symbol --percent-limit 1.5 2>/dev/null | grep -v '^$' | grep '%' | head -40"])
+                    .args(["-c", &format!("perf report -i /tmp/perf.data --stdio --no-children -g none --sort {sort} --percent-limit 1 2>/dev/null | grep '%' | head -40")])
                     .output()
                     .unwrap();
                 eprintln!("{}", String::from_utf8_lossy(&report.stdout));
