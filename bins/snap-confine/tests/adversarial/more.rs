@@ -521,6 +521,7 @@ pub fn name_grammar(lab: &Lab) -> Result<(), String> {
                 .ok()
         };
         let before = scratch.as_deref().and_then(stat_of);
+        let mut collide = Ok(());
         if let Some(path) = &scratch {
             let suffix: String = path
                 .rsplit(['.', '_'])
@@ -540,11 +541,15 @@ pub fn name_grammar(lab: &Lab) -> Result<(), String> {
                     ("SNAP_CONFINE_MAX_PROFILE_WAIT", "1"),
                 ]);
                 let out = launch_args(lab, "core", &[tag.as_str(), "/bin/true"], &env);
-                clean(&out, &instance)?;
+                collide = clean(&out, &instance);
+                if collide.is_err() {
+                    break;
+                }
             }
         }
         let _ = rustix::process::kill_process(pid, rustix::process::Signal::CONT);
         let out = child.wait_with_output().unwrap();
+        collide?;
         check(out.status.success() && stdout(&out) == "hi\n", || {
             format!(
                 "the construction beside the colliding names failed (scratch {scratch:?}): {}",
@@ -1173,7 +1178,35 @@ pub fn cgroup_escape(lab: &Lab) -> Result<(), String> {
                 format!("{} holds {procs:?}", d.display())
             })?;
         }
-        Ok(())
+        // The read-only cgroups must not keep the snap frozen: an update
+        // freezes on the host, enters the snap's namespace and thaws from
+        // there, as snap-update-ns does.
+        let ns = format!("/run/snapd/ns/{name}.mnt");
+        let child = snapcell_sys::fork::fork_child(|| {
+            use snapcell_sys::cgroup::tracking::freeze_snap_processes;
+            let Ok(frozen) = freeze_snap_processes(&name) else {
+                return 2;
+            };
+            if snapcell_sys::ns::enter_mount_namespace(Path::new(&ns)).is_err() {
+                return 3;
+            }
+            match frozen.thaw() {
+                Ok(()) => 0,
+                Err(_) => 1,
+            }
+        })
+        .unwrap();
+        let code = match rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty()) {
+            Ok(Some((_, st))) => st.exit_status().unwrap_or(-1),
+            _ => -1,
+        };
+        assert_ne!(code, 2, "cannot freeze the snap");
+        assert_ne!(code, 3, "cannot enter the snap's namespace {ns}");
+        let state = fs::read_to_string(format!("/sys/fs/cgroup/freezer/snap.{name}/freezer.state"))
+            .unwrap_or_default();
+        check(code == 0 && state.trim() == "THAWED", || {
+            format!("the snap stays frozen after an update from inside its namespace (thaw exit {code}, state {state:?})")
+        })
     });
     let result = all([verdict]);
     drop(guard);
