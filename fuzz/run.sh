@@ -2,7 +2,7 @@
 # Run one fuzz target for a while, seeded from snapd's vectors when ../shared is there.
 #   fuzz/run.sh TARGET [SECONDS]
 # TARGET: profile mountinfo snap_yaml seccomp_lang seccomp_bin2 confine_args
-#         apparmor snapd_state devices plan
+#         apparmor snapd_state devices plan standalone_state
 set -euo pipefail
 cd "$(dirname "$0")"
 target=$1
@@ -73,6 +73,13 @@ apparmor)
     ;;
 snapd_state)
     printf '{"data":{"conns":{"x:home core:home":{"interface":"home","auto":true},"x:net core:network":{"interface":"network","undesired":true},"x_y:cam core:camera":{"interface":"camera"},"x:dev z:hw":{"interface":"hardware-observe","hotplug-gone":true,"plug-static":{"a":[1,2.5e3,null,false,"\\u00e9"]}}}},"changes":{}}' >"$corpus/state"
+    ;;
+standalone_state)
+    # A state as snapcell saves it (a base, an app with two revisions, one a
+    # try directory, connections), an empty one, and one with only defaults.
+    printf '{\n  "snaps": {\n    "core22": {\n      "revisions": [\n        {\n          "revision": "x1",\n          "version": "20240111",\n          "type": "base",\n          "base": "",\n          "dangerous": true\n        }\n      ],\n      "current": "x1"\n    },\n    "hello_k": {\n      "revisions": [\n        {\n          "revision": "x1",\n          "version": "1.0",\n          "type": "app",\n          "base": "core22",\n          "dangerous": true\n        },\n        {\n          "revision": "x2",\n          "version": "1.1",\n          "type": "app",\n          "base": "core22",\n          "dangerous": true,\n          "try_dir": "/home/u/src/hello"\n        }\n      ],\n      "current": "x2"\n    }\n  },\n  "connections": {\n    "hello_k:home": {\n      "interface": "home",\n      "slot": "system:home"\n    },\n    "hello_k:shared": {\n      "interface": "content",\n      "slot": "producer:share"\n    }\n  }\n}\n' >"$corpus/state"
+    printf '{}' >"$corpus/empty"
+    printf '{"snaps":{"a":{"revisions":[{"revision":"x1","version":"\\u00e9","type":"os"}],"current":"x1"}}}' >"$corpus/defaults"
     ;;
 devices)
     printf 'self-managed=true\n# c\nnon-strict=false\n' >"$corpus/info"

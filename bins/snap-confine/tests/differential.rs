@@ -210,7 +210,23 @@ fn normalise(stdout: &str, loops: &BTreeMap<String, String>, ours: bool) -> Obse
         if kind.is_empty() {
             kind.push("private");
         }
-        let ro = if e.is_read_only() { "ro" } else { "rw" };
+        // A deliberate difference (README, Security, §8.22): our sandbox's
+        // cgroup file systems are read-only, snapd 2.57's writable.
+        let cgroupfs = (e.mount_dir == "/sys/fs/cgroup"
+            || e.mount_dir.starts_with("/sys/fs/cgroup/"))
+            && matches!(e.fs_type.as_str(), "cgroup" | "cgroup2");
+        if ours && cgroupfs {
+            assert!(
+                e.is_read_only(),
+                "our sandbox's {} is writable",
+                e.mount_dir
+            );
+        }
+        let ro = if e.is_read_only() && !(ours && cgroupfs) {
+            "ro"
+        } else {
+            "rw"
+        };
         mounts.push(format!(
             "{}  parent={parent}  root={}  {fs_type}  {source}  {ro}  {}",
             e.mount_dir,

@@ -248,7 +248,16 @@ fn replicate_base(cfg: &Config<'_>, s: &str) -> Result<()> {
         let dst = format!("{s}/{name}");
         let st = statat(&base_fd, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)
             .or_die(|| format!("cannot inspect {src}"))?;
-        match FileType::from_raw_mode(st.st_mode) {
+        let kind = FileType::from_raw_mode(st.st_mode);
+        if skip.contains(name) && kind != FileType::Directory {
+            // A symbolic link there would take the host's directory
+            // (bound next, with the host's / shared) anywhere: onto a host
+            // path, or an attacker's tree (research §8.20).
+            return Err(Error::new(format!(
+                "cannot replicate base: {src} is a {kind:?}, but the host's /{name} goes there"
+            )));
+        }
+        match kind {
             FileType::Directory => {
                 mkdirat(&root, name.as_str(), Mode::from_raw_mode(0o755))
                     .or_die(|| format!("cannot create directory {dst}"))?;
@@ -317,21 +326,110 @@ fn bind_host_dirs(cfg: &Config<'_>, s: &str) -> Result<()> {
         .iter()
         .map(|h| (h.as_str(), HostPropagation::Slave, false, true));
     for (path, propagation, optional, is_home) in table.chain(homes) {
-        let dst = format!("{s}{path}");
         if is_home {
             make_mount_point(s, path)?;
         }
         if propagation == HostPropagation::Shared {
             drop(mkdir_all(path, 0o755)?);
         }
-        if optional && (!exists(path) || !exists(&dst)) {
-            debug!("skipping optional host directory {path}");
-            continue;
-        }
+        let dst = match in_new_root(s, path)? {
+            Some(dst) if !optional || exists(path) => dst,
+            None if !optional => format!("{s}{path}"),
+            _ => {
+                debug!("skipping optional host directory {path}");
+                continue;
+            }
+        };
         rbind(path, &dst)?;
         if propagation == HostPropagation::Slave {
             make(&dst, Propagation::Slave, true)?;
         }
+    }
+    Ok(())
+}
+
+/// Where `S/PATH` is, its symbolic links resolved as they will be in the
+/// sandbox (`RESOLVE_IN_ROOT` from the new root `s`: an absolute link or
+/// `..` of the base can never lead out to the host's directories), as a
+/// path with no symbolic link left. `None` when it does not exist.
+fn in_new_root(s: &str, path: &str) -> Result<Option<String>> {
+    use rustix::fs::{ResolveFlags, openat2};
+    let root = open_dir(s)?;
+    let rel = path.trim_start_matches('/');
+    let fd = match openat2(
+        &root,
+        rel,
+        OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Ok(None),
+        Err(e) => return Err(Error::sys(format!("cannot open {s}{path}"), e)),
+    };
+    let link = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
+    let real = std::fs::read_link(&link)
+        .or_die(|| format!("cannot resolve {s}{path}"))?
+        .into_os_string()
+        .into_string()
+        .map_err(|_| Error::new(format!("cannot resolve {s}{path}: not valid UTF-8")))?;
+    if real != s && !real.starts_with(&format!("{s}/")) {
+        return Err(Error::new(format!(
+            "cannot use {s}{path}: it resolves to {real}, outside the new root"
+        )));
+    }
+    Ok(Some(real))
+}
+
+/// The host's cgroup file systems in the new root made read-only (each
+/// mount at or below `S/sys/fs/cgroup` of type `cgroup` or `cgroup2`,
+/// keeping its other flags): the app must not move itself out of its
+/// device cgroup into one its user may write to (research §8.22; snapd
+/// leaves this to AppArmor). snap-confine joins the snap's tracking group
+/// through a descriptor opened on the host.
+fn read_only_cgroups(s: &str) -> Result<()> {
+    use rustix::mount::{MountFlags, mount_remount};
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .or_die(|| "cannot read /proc/self/mountinfo".to_owned())?;
+    let top = format!("{s}/sys/fs/cgroup");
+    let lines: String = text
+        .lines()
+        .filter(|l| l.contains(top.as_str()))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let table = snapcell_core::mountinfo::parse_mountinfo(&lines)
+        .map_err(|e| Error::new(format!("cannot parse /proc/self/mountinfo: {e}")))?;
+    for e in &table {
+        let below = e.mount_dir == top || e.mount_dir.starts_with(&format!("{top}/"));
+        if !below || !matches!(e.fs_type.as_str(), "cgroup" | "cgroup2") {
+            continue;
+        }
+        let mut flags = MountFlags::BIND | MountFlags::RDONLY;
+        for (opt, flag) in [
+            ("nosuid", MountFlags::NOSUID),
+            ("nodev", MountFlags::NODEV),
+            ("noexec", MountFlags::NOEXEC),
+        ] {
+            if e.mount_options.contains_key(opt) {
+                flags |= flag;
+            }
+        }
+        let dst = e.mount_dir.as_str();
+        // A mount hidden under another (the v1 ones under a cgroup2 at
+        // /sys/fs/cgroup) cannot be reached: nothing to do.
+        let reachable = rustix::fs::statx(
+            rustix::fs::CWD,
+            dst,
+            AtFlags::SYMLINK_NOFOLLOW,
+            rustix::fs::StatxFlags::MNT_ID,
+        )
+        .is_ok_and(|st| st.stx_mnt_id == e.mount_id as u64);
+        if !reachable {
+            continue;
+        }
+        debug!("performing operation: mount -o remount,bind,ro {dst}");
+        mount_remount(dst, flags, c"")
+            .or_die(|| format!("cannot perform operation: mount -o remount,bind,ro {dst}"))?;
     }
     Ok(())
 }
@@ -387,19 +485,19 @@ fn bind_base_etc_entries(cfg: &Config<'_>, s: &str) -> Result<()> {
 /// Steps 6–8: snapd's tools, the snap mount directory, hostfs.
 fn bind_snapd_dirs(cfg: &Config<'_>, s: &str) -> Result<()> {
     if let Some(tools) = cfg.snapd_tools_dir {
-        let dst = format!("{s}/usr/lib/snapd");
+        let dst = in_new_root(s, "/usr/lib/snapd")?.unwrap_or_else(|| format!("{s}/usr/lib/snapd"));
         bind(tools, &dst)?;
         // snapd passes MS_RDONLY with MS_BIND, which the kernel ignores on a
         // first bind; we remount to make it really read-only.
         remount_read_only(&dst)?;
         make(&dst, Propagation::Slave, false)?;
     }
-    let dst = format!("{s}/snap");
+    let dst = in_new_root(s, "/snap")?.unwrap_or_else(|| format!("{s}/snap"));
     rbind(cfg.snap_mount_dir, &dst)?;
     make(&dst, Propagation::Slave, true)?;
 
     ensure_host_hostfs_dir()?;
-    let dst = format!("{s}{HOSTFS_DIR}");
+    let dst = in_new_root(s, HOSTFS_DIR)?.unwrap_or_else(|| format!("{s}{HOSTFS_DIR}"));
     bind(&dst, &dst)?;
     make(&dst, Propagation::Private, false)
 }
@@ -481,6 +579,7 @@ pub fn populate(cfg: &Config<'_>, scratch: &Scratch) -> Result<()> {
     replicate_base(cfg, s)?;
     snapcell_sys::log::stage("replicate base");
     bind_host_dirs(cfg, s)?;
+    read_only_cgroups(s)?;
     bind_base_etc_entries(cfg, s)?;
     bind_snapd_dirs(cfg, s)?;
     snapcell_sys::log::stage("host directories");

@@ -249,6 +249,32 @@ fn read_bounded(path: &str, max: u64) -> Option<String> {
     Some(text)
 }
 
+/// snapd's AppArmor profile for the app, its includes resolved, read as
+/// root in the host's mount namespace, before the snap's is entered or
+/// built: inside, a layout can put anything at `/etc/apparmor.d`, and the
+/// includes would be the snap's own (research §8.21). `None` where AppArmor
+/// enforces (its own profile applies) or snapd wrote no profile.
+pub fn read_host_profile(
+    tag: &str,
+    apparmor: AppArmor,
+) -> Option<snapcell_core::apparmor::Profile> {
+    if apparmor == AppArmor::Enforcing {
+        return None;
+    }
+    let profile_path = format!("{APPARMOR_PROFILES_DIR}/{tag}");
+    let text = read_bounded(&profile_path, MAX_POLICY_FILE)?;
+    debug!("Landlock domain from the AppArmor profile {profile_path}");
+    Some(snapcell_core::apparmor::parse(&text, &mut |name: &str| {
+        let safe = !name.is_empty()
+            && !name.split('/').any(|c| c == ".." || c.is_empty())
+            && !name.starts_with('/');
+        if !safe {
+            return None;
+        }
+        read_bounded(&format!("/etc/apparmor.d/{name}"), MAX_POLICY_FILE)
+    }))
+}
+
 /// As root, in the app's mount namespace (after it was entered or built):
 /// decide the app's file confinement. AppArmor enforcing: its profile.
 /// Else a Landlock domain translated from snapd's AppArmor profile for the
@@ -264,6 +290,7 @@ pub fn prepare_file_confinement(
     built: bool,
     env: &[(OsString, OsString)],
     apparmor: AppArmor,
+    host_profile: Option<snapcell_core::apparmor::Profile>,
 ) -> Result<FileConfinement> {
     use snapcell_core::{apparmor, landlock};
     if apparmor == AppArmor::Enforcing {
@@ -286,19 +313,8 @@ pub fn prepare_file_confinement(
         uid: rustix::process::getuid().as_raw(),
     };
     let profile_path = format!("{APPARMOR_PROFILES_DIR}/{tag}");
-    let profile = match read_bounded(&profile_path, MAX_POLICY_FILE) {
-        Some(text) => {
-            debug!("Landlock domain from the AppArmor profile {profile_path}");
-            apparmor::parse(&text, &mut |name: &str| {
-                let safe = !name.is_empty()
-                    && !name.split('/').any(|c| c == ".." || c.is_empty())
-                    && !name.starts_with('/');
-                if !safe {
-                    return None;
-                }
-                read_bounded(&format!("/etc/apparmor.d/{name}"), MAX_POLICY_FILE)
-            })
-        }
+    let profile = match host_profile {
+        Some(profile) => profile,
         None => {
             let Some(interfaces) = connected_interfaces(instance, built) else {
                 debug!(

@@ -98,6 +98,14 @@ pub fn run(
     log::stage("validate");
     let apparmor = snapcell_sys::apparmor::detect();
     let no_new_privs = confinement::wants_no_new_privs(req.classic, apparmor);
+    // Policy is read in the host's namespace, never the snap's (§8.21).
+    let host_profile = match &base {
+        None => None,
+        Some(_) => {
+            drop(host::join_host_mount_ns()?);
+            confinement::read_host_profile(&req.security_tag, apparmor)
+        }
+    };
     let saved = ProcessState::capture()?;
     let outcome = match &base {
         None => NamespaceOutcome::Classic,
@@ -124,6 +132,7 @@ pub fn run(
             outcome == NamespaceOutcome::Built,
             env,
             apparmor,
+            host_profile,
         )?,
     };
     log::stage("file confinement");
@@ -196,6 +205,10 @@ pub fn enter_snap_namespace(
     .map_err(|e| Error::new(e.to_string()))?;
     debug!("device cgroup: {devices:?}");
     log::stage("device cgroup");
+    // Opened here, in the host's namespace: the snap's has /sys/fs/cgroup
+    // read-only.
+    let tracking = snapcell_sys::cgroup::tracking::open_tracking_group(&req.instance_name)
+        .map_err(|e| Error::new(e.to_string()))?;
     let homedirs = host::read_homedirs()?;
     let verdict = match open_dir_errno(NS_DIR) {
         Ok(ns_dir) => inspect(&ns_dir, &req.instance_name, base, &homedirs, &host_ns)?,
@@ -227,8 +240,7 @@ pub fn enter_snap_namespace(
         debug!("per-user mount namespace: {done:?}");
         log::stage("per-user mount namespace");
     }
-    let joined = snapcell_sys::cgroup::tracking::join_tracking_group(&req.instance_name)
-        .map_err(|e| Error::new(e.to_string()))?;
+    let joined = tracking.join().map_err(|e| Error::new(e.to_string()))?;
     debug!("tracking group joined: {joined}");
     lock.unlock();
     log::stage("mount namespace");

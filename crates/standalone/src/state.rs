@@ -94,6 +94,19 @@ impl SnapState {
 }
 
 impl State {
+    /// Parse the text of a state file (what [`read_state`] reads; pure, for
+    /// the `standalone_state` fuzz target).
+    pub fn parse(bytes: &[u8]) -> Result<State, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    /// The text [`StateLock::save`] writes for this state.
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut text = serde_json::to_vec_pretty(self)?;
+        text.push(b'\n');
+        Ok(text)
+    }
+
     /// The interfaces connected to `instance`'s plugs.
     pub fn connected_interfaces(&self, instance: &str) -> Vec<String> {
         let prefix = format!("{instance}:");
@@ -240,7 +253,7 @@ impl StateLock {
 /// Read a state file (empty state when it does not exist).
 pub fn read_state(path: &Path) -> Result<State, StateError> {
     match fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| StateError::Parse {
+        Ok(bytes) => State::parse(&bytes).map_err(|err| StateError::Parse {
             path: path.to_owned(),
             err,
         }),

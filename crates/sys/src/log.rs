@@ -101,10 +101,18 @@ pub fn stage(name: &str) {
     });
 }
 
-/// Write out buffered lines.
+/// Write out buffered lines. Held (set-user-ID) lines are written without
+/// blocking: what does not fit in standard error now (a full pipe, a slow
+/// socket, a stopped terminal) is dropped, so a caller cannot hold the
+/// launch back through it (research §8.24).
 pub fn flush() {
     with(|log| {
         if log.lines.is_empty() {
+            return;
+        }
+        if log.buffered {
+            let text: String = log.lines.drain(..).map(|l| l + "\n").collect();
+            write_without_blocking(text.as_bytes());
             return;
         }
         let mut err = std::io::stderr().lock();
@@ -112,6 +120,30 @@ pub fn flush() {
             let _ = writeln!(err, "{line}");
         }
     });
+}
+
+/// Write `bytes` to standard error with `O_NONBLOCK` set on it for the
+/// while (then its flags as they were), stopping at the first write that
+/// would block or fails.
+fn write_without_blocking(bytes: &[u8]) {
+    use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
+    use std::os::fd::AsFd;
+    let stderr = std::io::stderr();
+    let fd = stderr.as_fd();
+    let Ok(flags) = fcntl_getfl(fd) else {
+        return;
+    };
+    if fcntl_setfl(fd, flags | OFlags::NONBLOCK).is_err() {
+        return;
+    }
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        match rustix::io::write(fd, rest) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => rest = &rest[n..],
+        }
+    }
+    let _ = fcntl_setfl(fd, flags);
 }
 
 /// `debug!("...", args)`: a `DEBUG:` line when debug output is on (see
@@ -126,6 +158,7 @@ macro_rules! debug {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::OwnedFd;
 
     fn held() -> Vec<String> {
         with(|log| log.lines.clone())
@@ -164,5 +197,31 @@ mod tests {
         crate::debug!("two");
         stage("second");
         assert!(held().is_empty());
+
+        // Held lines never block on a full standard error (§8.24: a
+        // full pipe held the launch back before the exec).
+        init(true, true);
+        crate::debug!("three");
+        let (_r, w) = rustix::pipe::pipe().unwrap();
+        rustix::fs::fcntl_setfl(&w, rustix::fs::OFlags::NONBLOCK).unwrap();
+        while rustix::io::write(&w, &[b'x'; 4096]).is_ok() {}
+        rustix::fs::fcntl_setfl(&w, rustix::fs::OFlags::empty()).unwrap();
+        let saved = rustix::io::fcntl_dupfd_cloexec(std::io::stderr(), 3).unwrap();
+        // SAFETY: fd 2 stays open (dup2 replaces it); the OwnedFd is
+        // forgotten, never closed.
+        let mut two = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(2) };
+        rustix::io::dup2(&w, &mut two).unwrap();
+        let (done, wait) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            flush();
+            let _ = done.send(());
+        });
+        let flushed = wait.recv_timeout(std::time::Duration::from_secs(5));
+        rustix::io::dup2(&saved, &mut two).unwrap();
+        std::mem::forget(two);
+        assert!(flushed.is_ok(), "flush blocked on a full standard error");
+        assert!(held().is_empty());
+        let flags = rustix::fs::fcntl_getfl(&w).unwrap();
+        assert!(!flags.contains(rustix::fs::OFlags::NONBLOCK), "{flags:?}");
     }
 }

@@ -52,18 +52,51 @@ const DIR_PATH: OFlags = OFlags::PATH
 /// into the snap's freezer group (creating it); on v2 nothing (`snap run`
 /// has put it in a scope). Returns whether it joined a group.
 pub fn join_tracking_group(instance: &str) -> Result<bool, CgroupError> {
+    open_tracking_group(instance)?.join()
+}
+
+/// The snap's tracking group, opened ahead of joining it: on v1 the
+/// freezer group's `cgroup.procs`, open for writing; on v2 nothing.
+/// snap-confine opens it in the host's mount namespace and joins from the
+/// snap's, where `/sys/fs/cgroup` is read-only.
+#[derive(Debug)]
+pub struct TrackingGroup {
+    /// `cgroup.procs` and its path (for messages).
+    procs: Option<(OwnedFd, String)>,
+}
+
+/// Open the snap's tracking group ([`TrackingGroup`]); on v1 the freezer
+/// group `snap.INSTANCE` is created (0755, root) if needed.
+pub fn open_tracking_group(instance: &str) -> Result<TrackingGroup, CgroupError> {
     match cgroup_version()? {
-        CgroupVersion::V2 => Ok(false),
-        CgroupVersion::V1 => {
-            join_freezer_v1(instance)?;
-            Ok(true)
-        }
+        CgroupVersion::V2 => Ok(TrackingGroup { procs: None }),
+        CgroupVersion::V1 => Ok(TrackingGroup {
+            procs: Some(open_freezer_procs_v1(instance)?),
+        }),
+    }
+}
+
+impl TrackingGroup {
+    /// Move the calling process into the group; whether there was one.
+    pub fn join(self) -> Result<bool, CgroupError> {
+        let Some((procs, path)) = self.procs else {
+            return Ok(false);
+        };
+        write_own_pid(&procs, &path)?;
+        Ok(true)
     }
 }
 
 /// `sc_cgroup_freezer_join`: create `freezer/snap.INSTANCE` (0755, root)
 /// if needed and write the calling process's pid to its `cgroup.procs`.
 pub fn join_freezer_v1(instance: &str) -> Result<(), CgroupError> {
+    let (procs, path) = open_freezer_procs_v1(instance)?;
+    write_own_pid(&procs, &path)
+}
+
+/// `freezer/snap.INSTANCE/cgroup.procs` (the group created if needed),
+/// open for writing, and the group's path.
+fn open_freezer_procs_v1(instance: &str) -> Result<(OwnedFd, String), CgroupError> {
     let parent = CGROUP_V1_FREEZER_DIR;
     let name = freezer_group_name(instance);
     let freezer = rustix::fs::open(parent, DIR_PATH, Mode::empty())
@@ -78,23 +111,28 @@ pub fn join_freezer_v1(instance: &str) -> Result<(), CgroupError> {
         Mode::empty(),
     )
     .or_fail(|| format!("cannot open file {parent}/{name}/cgroup.procs"))?;
+    Ok((procs, format!("{parent}/{name}")))
+}
+
+/// Write the calling process's pid to the group `path`'s `procs`.
+fn write_own_pid(procs: &OwnedFd, path: &str) -> Result<(), CgroupError> {
     let pid = rustix::process::getpid().as_raw_nonzero().get();
     let text = pid.to_string();
-    match rustix::io::write(&procs, text.as_bytes()) {
+    match rustix::io::write(procs, text.as_bytes()) {
         Ok(n) if n == text.len() => {}
         Ok(_) => {
             return Err(CgroupError::new(format!(
-                "cannot move process {pid} to cgroup hierarchy {parent}/{name}"
+                "cannot move process {pid} to cgroup hierarchy {path}"
             )));
         }
         Err(e) => {
             return Err(CgroupError::sys(
-                format!("cannot move process {pid} to cgroup hierarchy {parent}/{name}"),
+                format!("cannot move process {pid} to cgroup hierarchy {path}"),
                 e,
             ));
         }
     }
-    debug!("moved process {pid} to cgroup hierarchy {parent}/{name}");
+    debug!("moved process {pid} to cgroup hierarchy {path}");
     Ok(())
 }
 
@@ -251,12 +289,26 @@ pub struct Frozen {
     groups: Groups,
 }
 
+/// The files that thaw, each kept open from the freeze (in the host's
+/// mount namespace) to the thaw, which happens after snap-update-ns has
+/// entered the snap's, where `/sys/fs/cgroup` is read-only.
 #[derive(Debug)]
 enum Groups {
-    /// `freezer/snap.INSTANCE/freezer.state`.
-    V1(String),
+    /// `freezer/snap.INSTANCE/freezer.state` (not open: there is no group).
+    V1(String, Option<std::fs::File>),
     /// Each frozen group's `cgroup.freeze`.
-    V2(Vec<String>),
+    V2(Vec<(String, std::fs::File)>),
+}
+
+/// `path` opened for writing.
+fn open_for_writing(path: &str) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().write(true).open(path)
+}
+
+/// Write `value` to the open cgroup file `file`.
+fn write_to(mut file: &std::fs::File, value: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    file.write_all(value.as_bytes())
 }
 
 /// Freeze the processes of `instance` (snapd's `FreezeSnapProcesses`),
@@ -264,7 +316,10 @@ enum Groups {
 /// empty [`Frozen`].
 pub fn freeze_snap_processes(instance: &str) -> Result<Frozen, CgroupError> {
     let groups = match cgroup_version()? {
-        CgroupVersion::V1 => Groups::V1(freeze_v1(instance)?),
+        CgroupVersion::V1 => {
+            let (state, file) = freeze_v1(instance)?;
+            Groups::V1(state, file)
+        }
         CgroupVersion::V2 => Groups::V2(freeze_v2(instance)?),
     };
     Ok(Frozen {
@@ -283,26 +338,30 @@ fn io_errno(e: &std::io::Error) -> Errno {
     Errno::from_io_error(e).unwrap_or(Errno::IO)
 }
 
-fn freeze_v1(instance: &str) -> Result<String, CgroupError> {
+fn freeze_v1(instance: &str) -> Result<(String, Option<std::fs::File>), CgroupError> {
     let state = format!(
         "{CGROUP_V1_FREEZER_DIR}/{}/freezer.state",
         freezer_group_name(instance)
     );
-    match std::fs::write(&state, "FROZEN") {
-        Ok(()) => {}
+    let freeze = open_for_writing(&state).and_then(|file| {
+        write_to(&file, "FROZEN")?;
+        Ok(file)
+    });
+    let file = match freeze {
+        Ok(file) => file,
         // No group: no process of the snap has been started yet.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(state),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((state, None)),
         Err(e) => {
             return Err(CgroupError::sys(
                 format!("cannot freeze processes of snap {instance:?}"),
                 io_errno(&e),
             ));
         }
-    }
+    };
     let deadline = Instant::now() + FREEZE_TIMEOUT;
     loop {
         let now = std::fs::read_to_string(&state).map_err(|e| {
-            let _ = thaw_v1(instance, &state);
+            let _ = thaw_v1(instance, &state, Some(&file));
             CgroupError::sys(
                 format!("cannot determine the freeze state of processes of snap {instance:?}"),
                 io_errno(&e),
@@ -310,18 +369,22 @@ fn freeze_v1(instance: &str) -> Result<String, CgroupError> {
         })?;
         if now.trim() != "FREEZING" {
             debug!("froze the processes of snap {instance} ({})", now.trim());
-            return Ok(state);
+            return Ok((state, Some(file)));
         }
         if Instant::now() >= deadline {
-            let _ = thaw_v1(instance, &state);
+            let _ = thaw_v1(instance, &state, Some(&file));
             return Err(cannot_finish(instance));
         }
         std::thread::sleep(FREEZE_POLL);
     }
 }
 
-fn thaw_v1(instance: &str, state: &str) -> Result<(), CgroupError> {
-    match std::fs::write(state, "THAWED") {
+fn thaw_v1(instance: &str, state: &str, file: Option<&std::fs::File>) -> Result<(), CgroupError> {
+    let thawed = match file {
+        Some(file) => write_to(file, "THAWED"),
+        None => std::fs::write(state, "THAWED"),
+    };
+    match thawed {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(CgroupError::sys(
@@ -337,7 +400,7 @@ fn is_snap_unit_of(leaf: &str, instance: &str) -> bool {
         && (leaf.ends_with(".scope") || leaf.ends_with(".service"))
 }
 
-fn freeze_v2(instance: &str) -> Result<Vec<String>, CgroupError> {
+fn freeze_v2(instance: &str) -> Result<Vec<(String, std::fs::File)>, CgroupError> {
     let own = own_cgroup_v2()?;
     let mut targets = Vec::new();
     walk_v2(&mut |rel, leaf| {
@@ -352,9 +415,13 @@ fn freeze_v2(instance: &str) -> Result<Vec<String>, CgroupError> {
     let mut frozen = Vec::new();
     let result = (|| {
         for rel in &targets {
-            let file = format!("{CGROUP_DIR}{rel}/cgroup.freeze");
-            match std::fs::write(&file, "1") {
-                Ok(()) => frozen.push(file),
+            let path = format!("{CGROUP_DIR}{rel}/cgroup.freeze");
+            let freeze = open_for_writing(&path).and_then(|file| {
+                write_to(&file, "1")?;
+                Ok(file)
+            });
+            match freeze {
+                Ok(file) => frozen.push((path, file)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
                     return Err(CgroupError::sys(
@@ -366,7 +433,7 @@ fn freeze_v2(instance: &str) -> Result<Vec<String>, CgroupError> {
         }
         // Wait until the kernel says each is frozen (cgroup.events).
         let deadline = Instant::now() + FREEZE_TIMEOUT;
-        for file in &frozen {
+        for (file, _) in &frozen {
             let events = file.replace("/cgroup.freeze", "/cgroup.events");
             loop {
                 match std::fs::read_to_string(&events) {
@@ -396,8 +463,8 @@ fn freeze_v2(instance: &str) -> Result<Vec<String>, CgroupError> {
             Ok(frozen)
         }
         Err(e) => {
-            for file in &frozen {
-                let _ = std::fs::write(file, "0");
+            for (_, file) in &frozen {
+                let _ = write_to(file, "0");
             }
             Err(e)
         }
@@ -412,11 +479,11 @@ impl Frozen {
 
     fn thaw_now(&mut self) -> Result<(), CgroupError> {
         match std::mem::replace(&mut self.groups, Groups::V2(Vec::new())) {
-            Groups::V1(state) => thaw_v1(&self.instance, &state),
+            Groups::V1(state, file) => thaw_v1(&self.instance, &state, file.as_ref()),
             Groups::V2(files) => {
                 let mut result = Ok(());
-                for file in files {
-                    match std::fs::write(&file, "0") {
+                for (_, file) in files {
+                    match write_to(&file, "0") {
                         Ok(()) => {}
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                         Err(e) => {
