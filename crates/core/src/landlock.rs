@@ -1062,7 +1062,11 @@ mod tests {
             let grants = interface_grants(name).unwrap();
             let text = format!("profile x {{\n{grants}}}\n");
             let profile = apparmor::parse(&text, &mut |_| None);
-            assert!(profile.unreadable.is_empty(), "{name}: {:?}", profile.unreadable);
+            assert!(
+                profile.unreadable.is_empty(),
+                "{name}: {:?}",
+                profile.unreadable
+            );
             assert!(!profile.rules.is_empty(), "{name}");
             let p = translate(&profile, &ctx(), &fs());
             // Only network and network-bind give TCP; none unscopes.
@@ -1071,7 +1075,11 @@ mod tests {
                 matches!(name, "network" | "network-bind"),
                 "{name}"
             );
-            assert!(p.scope_abstract_unix && p.scope_signal, "{name}: {:?}", p.notes);
+            assert!(
+                p.scope_abstract_unix && p.scope_signal,
+                "{name}: {:?}",
+                p.notes
+            );
         }
         assert_eq!(interface_grants("content"), None);
     }
@@ -1099,7 +1107,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("profile \"snap.hello.hello\" flags=(attach_disconnected,mediate_deleted) {\n"),
+            text.contains(
+                "profile \"snap.hello.hello\" flags=(attach_disconnected,mediate_deleted) {\n"
+            ),
             "{text}"
         );
         let mut asked = Vec::new();
@@ -1130,6 +1140,9 @@ mod tests {
 
     #[test]
     fn dbus_escaping() {
-        assert_eq!(dbus_escape("snap.a-b.hook.c_d"), "snap_2ea_2db_2ehook_2ec_5fd");
+        assert_eq!(
+            dbus_escape("snap.a-b.hook.c_d"),
+            "snap_2ea_2db_2ehook_2ec_5fd"
+        );
     }
 }
