@@ -452,7 +452,18 @@ fn content_appears_in_a_running_app_at_connect_and_goes_at_disconnect() {
         assert!(root.join("snap/ifc-consumer/x1/content").is_dir());
         drop(app);
 
-        for snap in ["ifc-consumer", "ifc-producer", BASE] {
+        // Connected again, then the provider removed: the consumer's
+        // profile loses the entry (and the connection is gone).
+        fx.ok(&["connect", "ifc-consumer:things", "ifc-producer:things"]);
+        fx.ok(&["remove", "ifc-producer"]);
+        let fstab =
+            fs::read_to_string("/var/lib/snapd/mount/snap.ifc-consumer.fstab").unwrap_or_default();
+        assert!(!fstab.contains("ifc-producer"), "{fstab}");
+        assert_eq!(
+            fx.ok(&["connections", "ifc-consumer"]),
+            "Interface  Plug                 Slot  Notes\ncontent    ifc-consumer:things  -     -\n"
+        );
+        for snap in ["ifc-consumer", BASE] {
             fx.ok(&["remove", snap]);
         }
     });
@@ -546,4 +557,18 @@ fn run_refuses_a_strict_snap_where_landlock_is_unavailable() {
         fx.ok(&["remove", BASE]);
     });
     before.assert_unchanged();
+}
+
+#[test]
+fn connect_disconnect_and_connections_have_help_with_examples() {
+    for cmd in ["connect", "disconnect", "connections"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_snapcell"))
+            .args([cmd, "--help"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{cmd}: {text}");
+        assert!(text.contains("Examples:"), "{cmd}: {text}");
+        assert!(text.contains(&format!("snapcell {cmd} ")), "{cmd}: {text}");
+    }
 }

@@ -729,6 +729,28 @@ pub fn update_namespace(name: &str) -> Option<String> {
     })
 }
 
+/// After provider `name` changed revision or went away: rewrite the
+/// policies of the snaps whose plugs are connected to its slots (or, when
+/// it is gone, of `gone_consumers`), so their content entries follow it, and
+/// update their running namespaces. Best effort: the provider's change is
+/// done; what fails is said on stderr as a warning.
+pub fn rewrite_consumers(state: &State, name: &str, gone_consumers: &[String]) {
+    let mut consumers = state.consumers_of(name);
+    consumers.extend(gone_consumers.iter().cloned());
+    for consumer in consumers {
+        let result = crate::security::current_info(state, &consumer)
+            .and_then(|(info, rev)| crate::security::write_security(&info, &rev, state));
+        match result {
+            Ok(()) => {
+                if let Some(w) = update_namespace(&consumer) {
+                    eprintln!("warning: {w}");
+                }
+            }
+            Err(e) => eprintln!("warning: cannot rewrite the policies of snap {consumer:?}: {e}"),
+        }
+    }
+}
+
 /// One row of `connections`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ConnectionRow {

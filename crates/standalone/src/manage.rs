@@ -169,6 +169,7 @@ fn install_checked(checked: CheckedSnap) -> Result<Installed, String> {
             }
         }
         state.snaps.insert(name.clone(), snap);
+        crate::interfaces::rewrite_consumers(&state, &name, &[]);
         lock.save(&state).map_err(|e| e.to_string())
     });
     if let Err(e) = result {
@@ -405,6 +406,7 @@ pub fn revert(name: &str) -> Result<(String, String), String> {
     discard_namespace(name)?;
     let entry = state.snaps.get_mut(name).expect("looked up above");
     entry.current = prev.clone();
+    crate::interfaces::rewrite_consumers(&state, name, &[]);
     let version = info.version.clone();
     lock.save(&state).map_err(|e| e.to_string())?;
     Ok((version, prev))
@@ -448,7 +450,9 @@ pub fn remove(name: &str, _purge: bool) -> Result<(), String> {
         remove_tree(&Path::new(&home).join("snap").join(name))?;
     }
     state.snaps.remove(name);
+    let consumers = state.consumers_of(name);
     state.forget_connections(name);
+    crate::interfaces::rewrite_consumers(&state, name, &consumers);
     lock.save(&state).map_err(|e| e.to_string())
 }
 
