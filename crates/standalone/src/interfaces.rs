@@ -320,6 +320,9 @@ pub fn split_ref(r: &str) -> (&str, &str) {
     r.split_once(':').unwrap_or((r, ""))
 }
 
+/// Reads an installed snap's current metadata and revision.
+pub type SlotSnapInfo<'a> = dyn Fn(&str) -> Result<(SnapInfo, String), String> + 'a;
+
 /// What the connections of `info`'s plugs (in `state`) add, for `info` at
 /// `revision`. `slot_info` reads another snap's current metadata (the
 /// content slots' attributes).
@@ -327,7 +330,7 @@ pub fn connected(
     state: &State,
     info: &SnapInfo,
     revision: &str,
-    slot_info: &dyn Fn(&str) -> Result<(SnapInfo, String), String>,
+    slot_info: &SlotSnapInfo<'_>,
 ) -> Result<Connected, String> {
     let name = info.name.as_str();
     let my_plugs = plugs(info);
@@ -502,9 +505,11 @@ fn resolve_slot(
     };
     if snap == SYSTEM {
         if iface == "content" {
-            return Err(format!(
-                "snap \"system\" has no \"content\" interface slots (a content plug connects to another snap)"
-            ));
+            return Err(
+                "snap \"system\" has no \"content\" interface slots (a content plug \
+                        connects to another snap)"
+                    .to_owned(),
+            );
         }
         if let Some(slot) = slot
             && slot != iface
