@@ -107,7 +107,7 @@ d write_data "denied" touch $SNAP_DATA/f
 d write_common "denied" touch $SNAP_COMMON/f
 d write_user_data "denied" touch $SNAP_USER_DATA/f
 d write_etc "denied" sh -c ": >> /etc/hostname"
-d write_private "denied" touch /var/lib/snapd/ifc-written
+d write_private "denied" sh -c "echo x > /var/lib/snapd/ifc-written"
 d read_root "denied" ls /root
 d list_root_dir "denied" ls /
 d list_snap "denied" ls $SNAP
