@@ -83,14 +83,16 @@ pub fn profiles(info: &SnapInfo, revision: &str, connected: &Connected) -> Vec<(
 }
 
 /// Write the profiles of `info` (each atomically: a temporary file
-/// renamed over the old one). Strict and devmode snaps only: classic
-/// snaps run unconfined, as with snapd.
+/// renamed over the old one). Strict snaps only: classic snaps run
+/// unconfined, as with snapd, and devmode snaps are not enforced (snapd's
+/// profile is in complain mode; Landlock has none), so they keep the
+/// minimal domain.
 pub fn write_profiles(
     info: &SnapInfo,
     revision: &str,
     connected: &Connected,
 ) -> Result<(), String> {
-    if info.confinement == Confinement::Classic {
+    if info.confinement != Confinement::Strict {
         return remove_profiles(&info.name, &[]);
     }
     let dir = profiles_dir();
