@@ -130,17 +130,21 @@ fn app_tree() -> Tree {
         .file("bin/probe", PROBE, 0o755)
 }
 
-fn producer_tree() -> Tree {
+fn producer_tree(version: &str) -> Tree {
     Tree::new()
         .file(
             "meta/snap.yaml",
             format!(
-                "name: ifc-producer\nversion: '1'\nbase: {BASE}\n\
+                "name: ifc-producer\nversion: '{version}'\nbase: {BASE}\n\
                  slots:\n  things:\n    interface: content\n    read: [$SNAP/shared]\n"
             ),
             0o644,
         )
-        .file("shared/hello.txt", "shared by the producer\n", 0o644)
+        .file(
+            "shared/hello.txt",
+            format!("shared by the producer {version}\n"),
+            0o644,
+        )
 }
 
 fn consumer_tree() -> Tree {
@@ -397,7 +401,8 @@ fn wait_for(what: &str, cond: impl Fn() -> bool) {
 #[test]
 fn content_appears_in_a_running_app_at_connect_and_goes_at_disconnect() {
     let fx = Fixture::new();
-    fx.image("producer", &producer_tree());
+    fx.image("producer", &producer_tree("1"));
+    fx.image("producer2", &producer_tree("2"));
     fx.image("consumer", &consumer_tree());
     let before = MachineSnapshot::take();
     run_in_world(|_w| {
@@ -432,7 +437,7 @@ fn content_appears_in_a_running_app_at_connect_and_goes_at_disconnect() {
         fx.ok(&["connect", "ifc-consumer:things", "ifc-producer"]);
         assert_eq!(
             fs::read_to_string(&shared).unwrap(),
-            "shared by the producer\n"
+            "shared by the producer 1\n"
         );
         let fstab = fs::read_to_string("/var/lib/snapd/mount/snap.ifc-consumer.fstab").unwrap();
         assert!(
@@ -445,6 +450,20 @@ fn content_appears_in_a_running_app_at_connect_and_goes_at_disconnect() {
             fx.ok(&["connections", "ifc-producer"]),
             "Interface  Plug                 Slot                 Notes\n\
              content    ifc-consumer:things  ifc-producer:things  manual\n"
+        );
+
+        // A refresh of the provider: the running consumer follows it.
+        fx.install("producer2");
+        let fstab = fs::read_to_string("/var/lib/snapd/mount/snap.ifc-consumer.fstab").unwrap();
+        assert!(
+            fstab.contains(
+                "/snap/ifc-producer/x2/shared /snap/ifc-consumer/x1/content none bind,ro 0 0"
+            ),
+            "{fstab}"
+        );
+        assert_eq!(
+            fs::read_to_string(&shared).unwrap(),
+            "shared by the producer 2\n"
         );
 
         fx.ok(&["disconnect", "ifc-consumer:things"]);

@@ -440,17 +440,26 @@ pub fn auto_connect(
     }
 }
 
-/// The first content slot of `provider` whose `content` matches the plug's.
+/// The content slot of `provider` whose `content` matches the plug's: the
+/// one its `default-provider` names (`SNAP:SLOT`) if that matches, else the
+/// first.
 pub fn matching_content_slot(
     plug_name: &str,
     plug: &PlugInfo,
     provider: &SnapInfo,
 ) -> Option<String> {
     let want = content_tag(plug_name, &plug.attrs);
-    slots(provider)
+    let named = attr_str(&plug.attrs, "default-provider")
+        .and_then(|p| p.split_once(':'))
+        .map(|(_, slot)| slot);
+    let fits: Vec<String> = slots(provider)
         .into_iter()
-        .find(|(n, s)| s.interface == "content" && content_tag(n, &s.attrs) == want)
+        .filter(|(n, s)| s.interface == "content" && content_tag(n, &s.attrs) == want)
         .map(|(n, _)| n)
+        .collect();
+    named
+        .and_then(|n| fits.iter().find(|f| *f == n).cloned())
+        .or_else(|| fits.into_iter().next())
 }
 
 /// A plug or slot reference as the user writes it: `SNAP:NAME`, `SNAP`,
@@ -962,6 +971,31 @@ mod tests {
             got.grants
         );
         assert!(got.grants.contains("owner @{HOME}/[^s.]** rwl,"));
+        // x11 binds the host's X sockets (where there are any).
+        state.connections.insert(
+            "consumer:x".into(),
+            Connection {
+                interface: "x11".into(),
+                slot: "system:x11".into(),
+                manual: true,
+            },
+        );
+        let mut c2 = c.clone();
+        c2.plugs.insert(
+            "x".into(),
+            PlugInfo {
+                interface: "x11".into(),
+                ..PlugInfo::default()
+            },
+        );
+        let got = connected(&state, &c2, "x1", &|_| Ok((p.clone(), "x2".into()))).unwrap();
+        assert!(
+            got.mounts.iter().any(|m| m.to_string()
+                == "/var/lib/snapd/hostfs/tmp/.X11-unix /tmp/.X11-unix none bind,ro,x-snapd.ignore-missing 0 0"),
+            "{:?}",
+            got.mounts
+        );
+        assert!(got.seccomp.contains(&Interface::X11));
         // An undesired plug stays disconnected.
         let mut state = State::default();
         state.undesired.insert("consumer:home".into());
