@@ -130,6 +130,9 @@ r write_media touch /media/u/stick/f
 r write_etc touch /etc/snapcell-landlock-test
 r exec_snap /snap/hello/x1/bin/hello
 r exec_home /home/u/Documents/prog true
+r list_unrelated ls /root
+r list_root ls /
+r list_snap ls /snap/hello/x1
 sleep 100 >/dev/null 2>&1 & s=$!
 d signal_inside "not permitted" kill -TERM $s
 d signal_outside "not permitted" kill -CONT {pid}
@@ -257,6 +260,10 @@ const ALWAYS: &[(&str, &str)] = &[
     ("write_etc", "no"),
     ("exec_snap", "ok"),
     ("exec_home", "no"),
+    // No listing of / (narrowed): an unrelated directory cannot be listed.
+    ("list_unrelated", "no"),
+    ("list_root", "no"),
+    ("list_snap", "ok"),
     // ABI 6 scopes: no profile here reaches beyond the snap.
     ("signal_inside", "ok"),
     ("signal_outside", "no"),
@@ -314,6 +321,11 @@ fn snapd_profile_without_plugs() {
         // Widenings are listed, and none reaches /.
         assert!(stderr.contains("widened to /proc"), "{stderr}");
         assert!(!stderr.contains("widened to / "), "{stderr}");
+        // The template's `/ r` is narrowed to nothing, and said so.
+        assert!(
+            stderr.contains("/: narrowed: the listing of / is not granted"),
+            "{stderr}"
+        );
     });
 }
 

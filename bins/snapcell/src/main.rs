@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod base;
+mod connect;
 mod docs;
 mod input;
 mod install;
@@ -78,6 +79,12 @@ enum Command {
     Remove(remove::RemoveArgs),
     /// Go back to a snap's previous revision.
     Revert(remove::RevertArgs),
+    /// Connect a plug to a slot.
+    Connect(connect::ConnectArgs),
+    /// Disconnect a plug from a slot.
+    Disconnect(connect::DisconnectArgs),
+    /// List the interface connections.
+    Connections(connect::ConnectionsArgs),
     /// Pack a snap directory into a .snap, checking it as `snap pack` does.
     Pack(pack::PackArgs),
     /// Base snaps.
@@ -156,6 +163,7 @@ fn main() -> ExitCode {
         // /snap/bin/NAME.APP: snap run NAME.APP ARGS.
         let args = run::RunArgs {
             shell: false,
+            without_file_confinement: false,
             target,
             args: argv[1..].to_vec(),
         };
@@ -197,6 +205,9 @@ fn main() -> ExitCode {
         Command::Info(args) => list::info(args).map_err(snap_error),
         Command::Remove(args) => remove::remove(args).map_err(snap_error),
         Command::Revert(args) => remove::revert(args).map_err(snap_error),
+        Command::Connect(args) => connect::connect(args).map_err(snap_error),
+        Command::Disconnect(args) => connect::disconnect(args).map_err(snap_error),
+        Command::Connections(args) => connect::connections(args).map_err(snap_error),
         Command::Pack(args) => pack::run(args),
         Command::Base { command } => base::run(command),
         Command::Completions(args) => docs::completions(&args, Cli::command()),

@@ -15,6 +15,9 @@ pub struct RunArgs {
     /// Open a shell inside the app's sandbox instead of running it.
     #[arg(long)]
     pub shell: bool,
+    /// Run a strict snap even where the kernel enforces neither AppArmor nor Landlock (its files then are not confined).
+    #[arg(long)]
+    pub without_file_confinement: bool,
     /// The app: NAME.APP, or NAME for the app named like the snap.
     pub target: String,
     /// Arguments for the app.
@@ -31,7 +34,12 @@ pub fn target_from_argv0(argv0: &OsString) -> Option<String> {
 
 /// Execute snap-confine for the app; returns only on failure.
 pub fn run(args: RunArgs) -> Result<String, String> {
-    let l = launch(&args.target, &args.args, args.shell)?;
+    let l = launch(
+        &args.target,
+        &args.args,
+        args.shell,
+        args.without_file_confinement,
+    )?;
     let err = Command::new(&l.program)
         .args(&l.args)
         .env_clear()

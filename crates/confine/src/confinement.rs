@@ -309,7 +309,11 @@ pub fn prepare_file_confinement(
         revision: var("SNAP_REVISION").filter(|r| !r.is_empty() && !r.contains(['/', '{', '@'])),
         // The caller's own home: the domain protects the caller from the
         // app, so a caller naming another home only changes its own app.
-        home: var("HOME").filter(|h| h.starts_with('/') && !h.contains(['{', '@', '*', '?', '['])),
+        // `snap run` sets HOME to SNAP_USER_DATA and the real one in SNAP_REAL_HOME.
+        home: var("SNAP_REAL_HOME")
+            .filter(|h| !h.is_empty())
+            .or_else(|| var("HOME"))
+            .filter(|h| h.starts_with('/') && !h.contains(['{', '@', '*', '?', '['])),
         uid: rustix::process::getuid().as_raw(),
     };
     let profile_path = format!("{APPARMOR_PROFILES_DIR}/{tag}");

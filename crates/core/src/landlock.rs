@@ -317,6 +317,15 @@ fn add_path(
     let segs = split_segments(alt[1..].trim_end_matches('/'));
     let Some(i) = segs.iter().position(|s| has_glob(s)) else {
         let path = normal(alt);
+        if dir_only && path == "/" {
+            // A listing right on `/` would reach every directory of the
+            // system (Landlock's READ_DIR covers the hierarchy): narrowed
+            // to nothing. Rules beneath grant their own listings.
+            policy.notes.push(format!(
+                "{alt}: narrowed: the listing of / is not granted (it would reach every directory)"
+            ));
+            return;
+        }
         if dir_only {
             if r & access::READ_DIR != 0 {
                 policy.notes.push(format!(
@@ -511,27 +520,148 @@ fn signal_send_beyond(
 /// as an AppArmor profile (our own rules, in snapd's variables): read and
 /// execute of the base and the snap, read-write of the snap's data
 /// directories, the private `/tmp`, `/dev/shm`, the snap's runtime
-/// directory, plus each interface in `interfaces` this knows (home,
-/// network, network-bind, removable-media). Returns the text and the
-/// interfaces it has no grants for.
+/// directory, plus each interface in `interfaces` this knows
+/// ([`interface_grants`]). Returns the text and the interfaces it has no
+/// grants for.
 pub fn default_profile(interfaces: &[String]) -> (String, Vec<String>) {
-    let mut text = String::from(DEFAULT_GRANTS);
+    let mut text = String::from("profile snapcell-default {\n");
+    text.push_str(DEFAULT_GRANTS);
     let mut unknown = Vec::new();
+    let mut seen = BTreeSet::new();
     for iface in interfaces {
-        match iface.as_str() {
-            "home" => text.push_str(HOME_GRANTS),
-            "network" | "network-bind" => text.push_str(NETWORK_GRANTS),
-            "removable-media" => text.push_str(REMOVABLE_MEDIA_GRANTS),
-            other => unknown.push(other.to_owned()),
+        match interface_grants(iface) {
+            Some(grants) => {
+                if seen.insert(grants) {
+                    text.push_str(grants);
+                }
+            }
+            None => unknown.push(iface.clone()),
         }
     }
     text.push_str("}\n");
     (text, unknown)
 }
 
-const DEFAULT_GRANTS: &str = r#"profile snapcell-default {
-  # The base: programs, libraries, read-only data.
-  / r,
+/// The grants a connected plug of interface `name` adds, as profile rules
+/// (our own, in snapd's variables), for the interfaces whose grants depend
+/// on nothing but the connection: home, network, network-bind,
+/// network-observe, removable-media, audio-playback, camera, opengl, x11,
+/// wayland and desktop. `None` for any other (content's grants depend on
+/// the slot: [`content_grants`]).
+pub fn interface_grants(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "home" => HOME_GRANTS,
+        "network" | "network-bind" => NETWORK_GRANTS,
+        "network-observe" => NETWORK_OBSERVE_GRANTS,
+        "removable-media" => REMOVABLE_MEDIA_GRANTS,
+        "audio-playback" => AUDIO_PLAYBACK_GRANTS,
+        "camera" => CAMERA_GRANTS,
+        "opengl" => OPENGL_GRANTS,
+        "x11" => X11_GRANTS,
+        "wayland" => WAYLAND_GRANTS,
+        "desktop" => DESKTOP_GRANTS,
+        _ => return None,
+    })
+}
+
+/// The grants of a content plug connected to a slot sharing `read` and
+/// `write` (the slot's paths, expanded for the slot's snap): read and
+/// execute beneath each read path, read-write beneath each write path, so
+/// that the app reaches the files through the bind mount at the plug's
+/// target and at their own path.
+pub fn content_grants(read: &[String], write: &[String]) -> String {
+    let mut text = String::from("  # content: the slot's shared directories.\n");
+    for r in read {
+        text.push_str(&format!("  \"{}/**\" rix,\n", r.trim_end_matches('/')));
+    }
+    for w in write {
+        text.push_str(&format!("  \"{}/**\" rwlix,\n", w.trim_end_matches('/')));
+    }
+    text
+}
+
+/// What a layout item mounts at its path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayoutKind {
+    Bind,
+    BindFile,
+    Tmpfs,
+    Symlink,
+}
+
+/// The grants for a layout item at `path` (expanded): read-write of the
+/// directory and everything beneath for `bind` and `type: tmpfs`,
+/// read-write of the file for `bind-file` (as snapd's layout rules allow
+/// the layout's path), nothing for a symlink (reading a link is not
+/// mediated by Landlock; its target keeps the rights of its own path).
+pub fn layout_grants(path: &str, kind: LayoutKind) -> String {
+    let path = path.trim_end_matches('/');
+    match kind {
+        LayoutKind::Bind | LayoutKind::Tmpfs => {
+            format!("  # layout {path}\n  \"{path}/\" r,\n  \"{path}/**\" rwlix,\n")
+        }
+        LayoutKind::BindFile => format!("  # layout {path}\n  \"{path}\" rwlix,\n"),
+        LayoutKind::Symlink => format!("  # layout {path}: a symbolic link, no rights needed\n"),
+    }
+}
+
+/// The variables a profile for one security tag starts with, as snapd's
+/// profiles do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileVars {
+    pub snap_name: String,
+    pub instance_name: String,
+    /// The app's name, or `hook.HOOK`.
+    pub command_name: String,
+    pub revision: String,
+}
+
+/// A security tag in D-Bus's object path escaping, as snapd's
+/// `@{PROFILE_DBUS}` (`snap.a-b.c` → `snap_2ea_2db_2ec`).
+pub fn dbus_escape(tag: &str) -> String {
+    let mut out = String::with_capacity(tag.len() * 2);
+    for b in tag.bytes() {
+        if b.is_ascii_alphanumeric() {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("_{b:02x}"));
+        }
+    }
+    out
+}
+
+/// The whole profile of security tag `tag` (`snap.NAME.APP`): snapd's
+/// variable header, then a `profile "TAG"` block holding
+/// [`DEFAULT_GRANTS`] and `grants` (interfaces, layouts). What
+/// snap-confine reads from `/var/lib/snapd/apparmor/profiles/TAG` and
+/// translates exactly as it translates snapd's.
+pub fn snap_profile(tag: &str, vars: &ProfileVars, grants: &str) -> String {
+    let mut text = String::new();
+    text.push_str("# Written by snapcell: the snap's own grants and its connections' (not snapd's template).\n");
+    text.push_str("#include if exists <tunables/global>\n");
+    for (k, v) in [
+        ("SNAP_NAME", vars.snap_name.as_str()),
+        ("SNAP_INSTANCE_NAME", vars.instance_name.as_str()),
+        ("SNAP_COMMAND_NAME", vars.command_name.as_str()),
+        ("SNAP_REVISION", vars.revision.as_str()),
+    ] {
+        text.push_str(&format!("@{{{k}}}=\"{v}\"\n"));
+    }
+    text.push_str(&format!("@{{PROFILE_DBUS}}=\"{}\"\n", dbus_escape(tag)));
+    text.push_str("@{INSTALL_DIR}=\"/{,var/lib/snapd/}snap\"\n\n");
+    text.push_str(&format!(
+        "profile \"{tag}\" flags=(attach_disconnected,mediate_deleted) {{\n"
+    ));
+    text.push_str(DEFAULT_GRANTS);
+    text.push_str(grants);
+    text.push_str("}\n");
+    text
+}
+
+/// The grants every strict app gets (the body of a profile, in snapd's
+/// variables). No listing of `/`: a listing right on a directory reaches
+/// every directory beneath it.
+pub const DEFAULT_GRANTS: &str = r#"  # The base: programs, libraries, read-only data.
   /{,usr/}{,s}bin/** rix,
   /{,usr/}lib{,32,64,x32}/** rix,
   /usr/** rix,
@@ -583,12 +713,80 @@ const NETWORK_GRANTS: &str = r#"  # network, network-bind: name resolution and T
   network inet6 stream,
 "#;
 
+const NETWORK_OBSERVE_GRANTS: &str = r#"  # network-observe: the network's state (no TCP of its own).
+  /etc/{hosts,services,protocols,networks} r,
+  /sys/class/net/ r,
+  /sys/class/net/** r,
+  /sys/devices/virtual/net/** r,
+  /sys/devices/**/net/** r,
+  /run/netns/ r,
+"#;
+
 const REMOVABLE_MEDIA_GRANTS: &str = r#"  # removable-media.
   /{,run/}media/ r,
   /{,run/}media/*/ r,
   /{,run/}media/*/** rwlix,
   /mnt/ r,
   /mnt/** rwlix,
+"#;
+
+const AUDIO_PLAYBACK_GRANTS: &str = r#"  # audio-playback: the PulseAudio and PipeWire sockets and their configuration.
+  /etc/pulse/** r,
+  /etc/alsa/** r,
+  /run/pulse/native rw,
+  owner /run/user/[0-9]*/pulse/ r,
+  owner /run/user/[0-9]*/pulse/native rw,
+  owner /run/user/[0-9]*/pipewire-0 rw,
+  owner @{HOME}/.config/pulse/cookie r,
+"#;
+
+const CAMERA_GRANTS: &str = r#"  # camera: video capture devices and what describes them.
+  /dev/video[0-9]* rw,
+  /dev/vchiq rw,
+  /sys/class/video4linux/ r,
+  /sys/class/video4linux/** r,
+  /sys/devices/**/video4linux/** r,
+  /run/udev/data/c81:[0-9]* r,
+"#;
+
+const OPENGL_GRANTS: &str = r#"  # opengl: GPU devices, their description, the drivers' configuration.
+  /dev/dri/ r,
+  /dev/dri/** rw,
+  /dev/nvidia* rw,
+  /dev/nvidia-caps/** rw,
+  /sys/class/drm/ r,
+  /sys/devices/**/drm/** r,
+  /sys/bus/pci/devices/ r,
+  /etc/{glvnd,vulkan,OpenCL,drirc.d}/** r,
+  /etc/drirc r,
+  /var/lib/snapd/lib/{gl,gl32,vulkan,glvnd}/** rix,
+  /run/udev/data/c226:[0-9]* r,
+"#;
+
+const X11_GRANTS: &str = r#"  # x11: the X server's pathname sockets (the abstract ones stay out of
+  # reach: the domain's abstract socket scope is kept) and the cookie.
+  /tmp/.X11-unix/ r,
+  /tmp/.X11-unix/* rw,
+  owner @{HOME}/.Xauthority r,
+  owner /run/user/[0-9]*/.mutter-Xwaylandauth.* r,
+  /etc/X11/** r,
+"#;
+
+const WAYLAND_GRANTS: &str = r#"  # wayland: the compositor's socket.
+  owner /run/user/[0-9]*/wayland-[0-9]* rw,
+"#;
+
+const DESKTOP_GRANTS: &str = r#"  # desktop: fonts, themes, icons, the user's directory names, the buses.
+  /etc/{fonts,gtk-2.0,gtk-3.0,xdg}/** r,
+  /var/cache/fontconfig/** r,
+  /var/lib/snapd/desktop/** r,
+  owner @{HOME}/.local/share/fonts/** r,
+  owner @{HOME}/.fonts/** r,
+  owner @{HOME}/.config/user-dirs.{dirs,locale} r,
+  owner @{HOME}/.config/{fontconfig,gtk-3.0}/** r,
+  owner @{HOME}/.icons/** r,
+  owner /run/user/[0-9]*/bus rw,
+  /run/dbus/system_bus_socket rw,
 "#;
 
 #[cfg(test)]
@@ -650,7 +848,8 @@ mod tests {
         assert!(get(&p, "/home/u/snap/hello/x1", Target::Beneath) & WRITE_FILE != 0);
         assert!(get(&p, "/run/user/1000/snap.hello", Target::Beneath) & WRITE_FILE != 0);
         assert_eq!(get(&p, "/etc/passwd", Target::File), READ_FILE | IOCTL_DEV);
-        assert_eq!(get(&p, "/", Target::Dir), READ_DIR);
+        // No listing of /: it would reach every directory.
+        assert_eq!(get(&p, "/", Target::Dir), 0);
         assert!(
             !p.paths
                 .keys()
@@ -822,7 +1021,128 @@ mod tests {
 
     #[test]
     fn unknown_interfaces_are_reported() {
-        let (_, unknown) = default_profile(&["home".into(), "x11".into()]);
-        assert_eq!(unknown, ["x11"]);
+        let (_, unknown) = default_profile(&["home".into(), "content".into()]);
+        assert_eq!(unknown, ["content"]);
+    }
+
+    /// `/ r` would be a listing right on every directory: narrowed to
+    /// nothing, and said so; listings of other directories stay.
+    #[test]
+    fn the_listing_of_root_is_narrowed_to_nothing() {
+        let profile = apparmor::parse("/ r,\n/dev/ r,\n/usr/** r,\n", &mut |_| None);
+        let p = translate(&profile, &ctx(), &fs());
+        assert_eq!(get(&p, "/", Target::Dir), 0, "{:?}", p.paths);
+        assert!(!p.paths.keys().any(|(k, _)| k == "/"), "{:?}", p.paths);
+        assert_eq!(get(&p, "/dev", Target::Dir), READ_DIR);
+        assert!(get(&p, "/usr", Target::Beneath) & READ_DIR != 0);
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.starts_with("/: narrowed: the listing of / is not granted")),
+            "{:?}",
+            p.notes
+        );
+    }
+
+    #[test]
+    fn every_interface_grant_parses() {
+        for name in [
+            "home",
+            "network",
+            "network-bind",
+            "network-observe",
+            "removable-media",
+            "audio-playback",
+            "camera",
+            "opengl",
+            "x11",
+            "wayland",
+            "desktop",
+        ] {
+            let grants = interface_grants(name).unwrap();
+            let text = format!("profile x {{\n{grants}}}\n");
+            let profile = apparmor::parse(&text, &mut |_| None);
+            assert!(
+                profile.unreadable.is_empty(),
+                "{name}: {:?}",
+                profile.unreadable
+            );
+            assert!(!profile.rules.is_empty(), "{name}");
+            let p = translate(&profile, &ctx(), &fs());
+            // Only network and network-bind give TCP; none unscopes.
+            assert_eq!(
+                p.tcp_connect,
+                matches!(name, "network" | "network-bind"),
+                "{name}"
+            );
+            assert!(
+                p.scope_abstract_unix && p.scope_signal,
+                "{name}: {:?}",
+                p.notes
+            );
+        }
+        assert_eq!(interface_grants("content"), None);
+    }
+
+    #[test]
+    fn a_snap_profile_reads_back_with_its_variables() {
+        let vars = ProfileVars {
+            snap_name: "hello".into(),
+            instance_name: "hello".into(),
+            command_name: "hello".into(),
+            revision: "x1".into(),
+        };
+        let mut grants = String::from(interface_grants("home").unwrap());
+        grants.push_str(&layout_grants("/usr/share/hello", LayoutKind::Bind));
+        grants.push_str(&layout_grants("/etc/hello.conf", LayoutKind::BindFile));
+        grants.push_str(&layout_grants("/opt/link", LayoutKind::Symlink));
+        grants.push_str(&content_grants(
+            &["/snap/producer/x2/lib".into()],
+            &["/var/snap/producer/x2/share/".into()],
+        ));
+        let text = snap_profile("snap.hello.hello", &vars, &grants);
+        assert!(text.contains("@{SNAP_NAME}=\"hello\"\n"), "{text}");
+        assert!(
+            text.contains("@{PROFILE_DBUS}=\"snap_2ehello_2ehello\"\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "profile \"snap.hello.hello\" flags=(attach_disconnected,mediate_deleted) {\n"
+            ),
+            "{text}"
+        );
+        let mut asked = Vec::new();
+        let profile = apparmor::parse(&text, &mut |n: &str| {
+            asked.push(n.to_owned());
+            None
+        });
+        assert_eq!(asked, ["tunables/global"]);
+        assert!(profile.missing_includes.is_empty(), "if exists");
+        assert!(profile.unreadable.is_empty(), "{:?}", profile.unreadable);
+        assert_eq!(profile.vars["SNAP_REVISION"], ["x1"]);
+        let mut c = ctx();
+        c.revision = None;
+        let p = translate(&profile, &c, &fs());
+        assert!(get(&p, "/var/snap/hello/x1", Target::Beneath) & WRITE_FILE != 0);
+        assert!(get(&p, "/home/u/Documents", Target::Beneath) & WRITE_FILE != 0);
+        assert!(get(&p, "/usr/share/hello", Target::Beneath) & WRITE_FILE != 0);
+        assert_eq!(get(&p, "/usr/share/hello", Target::Dir), READ_DIR);
+        assert!(get(&p, "/etc/hello.conf", Target::File) & WRITE_FILE != 0);
+        assert!(!p.paths.keys().any(|(k, _)| k.starts_with("/opt/link")));
+        assert_eq!(
+            get(&p, "/snap/producer/x2/lib", Target::Beneath),
+            READ_FILE | READ_DIR | IOCTL_DEV | EXECUTE
+        );
+        assert!(get(&p, "/var/snap/producer/x2/share", Target::Beneath) & WRITE_FILE != 0);
+        assert!(!p.tcp_connect);
+    }
+
+    #[test]
+    fn dbus_escaping() {
+        assert_eq!(
+            dbus_escape("snap.a-b.hook.c_d"),
+            "snap_2ea_2db_2ehook_2ec_5fd"
+        );
     }
 }

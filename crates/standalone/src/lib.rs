@@ -20,7 +20,10 @@
 //! * [`helpers`]: finding snap-confine, snap-exec, snap-seccomp and
 //!   snap-discard-ns next to snapcell;
 //! * [`interfaces`]: what each supported interface adds to a snap's mount
-//!   profile and confinement when connected.
+//!   profile and confinement when connected, which connect by themselves,
+//!   and `connect`, `disconnect` and `connections`;
+//! * [`policy`]: the profiles snap-confine translates into each app's
+//!   Landlock domain (our grants, the connections', the layouts').
 //!
 //! The loop device ioctls themselves live in `snapcell_sys::loopdev`, with
 //! the rest of the unsafe code.
@@ -32,6 +35,7 @@ pub mod image;
 pub mod interfaces;
 pub mod manage;
 pub mod pack;
+pub mod policy;
 pub mod run;
 pub mod security;
 pub mod snap_file;

@@ -27,19 +27,7 @@ use crate::image::mount_squashfs;
 use crate::run::run_hook;
 use crate::security::{mkdir_p, remove_file, remove_security, write_security};
 use crate::snap_file::{self, CheckedSnap, read_snap_yaml_beneath};
-use crate::state::{Connection, Revision, SnapState, State, StateLock, StatePaths};
-
-/// Interfaces snapd connects by itself when a snap plugs them.
-pub const AUTO_CONNECT: &[&str] = &[
-    "network",
-    "network-bind",
-    "home",
-    "audio-playback",
-    "opengl",
-    "x11",
-    "wayland",
-    "desktop",
-];
+use crate::state::{Revision, SnapState, State, StateLock, StatePaths};
 
 /// What an install did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,9 +136,8 @@ fn install_checked(checked: CheckedSnap) -> Result<Installed, String> {
                 .then(|| fs::canonicalize(&checked.source).unwrap_or(checked.source.clone())),
         });
         snap.current = revision.clone();
-        let old_interfaces = state.connected_interfaces(&name);
+        let old_state = state.clone();
         auto_connect(&mut state, &info);
-        let interfaces = state.connected_interfaces(&name);
         // On failure: the previous revision's files back, or none.
         let undo_name = name.clone();
         let restore = previous.clone();
@@ -159,10 +146,10 @@ fn install_checked(checked: CheckedSnap) -> Result<Installed, String> {
             if let Some(prev) = restore
                 && let Ok(old) = installed_info(&undo_name, &prev)
             {
-                let _ = write_security(&old, &prev, &old_interfaces);
+                let _ = write_security(&old, &prev, &old_state);
             }
         });
-        write_security(&info, &revision, &interfaces)?;
+        write_security(&info, &revision, &state)?;
         if previous.is_some() {
             discard_namespace(&name)?;
         }
@@ -182,6 +169,7 @@ fn install_checked(checked: CheckedSnap) -> Result<Installed, String> {
             }
         }
         state.snaps.insert(name.clone(), snap);
+        crate::interfaces::rewrite_consumers(&state, &name, &[]);
         lock.save(&state).map_err(|e| e.to_string())
     });
     if let Err(e) = result {
@@ -196,19 +184,15 @@ fn install_checked(checked: CheckedSnap) -> Result<Installed, String> {
     })
 }
 
-/// Connect the plugs snapd connects by itself to the system's slots.
+/// Connect the plugs snapd connects by itself (see
+/// [`crate::interfaces::auto_connect`]).
 fn auto_connect(state: &mut State, info: &SnapInfo) {
-    for (plug, p) in &info.plugs {
-        if AUTO_CONNECT.contains(&p.interface.as_str()) {
-            state.connections.insert(
-                format!("{}:{plug}", info.name),
-                Connection {
-                    interface: p.interface.clone(),
-                    slot: format!("system:{}", p.interface),
-                },
-            );
-        }
-    }
+    let current = state.clone();
+    crate::interfaces::auto_connect(state, info, &|n| {
+        crate::security::current_info(&current, n)
+            .ok()
+            .map(|(i, _)| i)
+    });
 }
 
 /// The blob, the mount, the data directories and the `current` links of a
@@ -413,8 +397,7 @@ pub fn revert(name: &str) -> Result<(String, String), String> {
         return Err(format!("cannot revert {name:?}: no revision to revert to"));
     };
     let info = installed_info(name, &prev)?;
-    let interfaces = state.connected_interfaces(name);
-    write_security(&info, &prev, &interfaces)?;
+    write_security(&info, &prev, &state)?;
     point_current(&snap_dir(name), &prev)?;
     let data = PathBuf::from(Dirs::HOST.snap_data(name));
     if data.join(&prev).is_dir() {
@@ -423,6 +406,7 @@ pub fn revert(name: &str) -> Result<(String, String), String> {
     discard_namespace(name)?;
     let entry = state.snaps.get_mut(name).expect("looked up above");
     entry.current = prev.clone();
+    crate::interfaces::rewrite_consumers(&state, name, &[]);
     let version = info.version.clone();
     lock.save(&state).map_err(|e| e.to_string())?;
     Ok((version, prev))
@@ -466,7 +450,9 @@ pub fn remove(name: &str, _purge: bool) -> Result<(), String> {
         remove_tree(&Path::new(&home).join("snap").join(name))?;
     }
     state.snaps.remove(name);
+    let consumers = state.consumers_of(name);
     state.forget_connections(name);
+    crate::interfaces::rewrite_consumers(&state, name, &consumers);
     lock.save(&state).map_err(|e| e.to_string())
 }
 

@@ -50,8 +50,15 @@ pub enum Target<'a> {
 }
 
 /// The launch of `target` (`NAME.APP` or `NAME`) with `args`; `shell`
-/// opens a shell in the app's sandbox instead.
-pub fn launch(target: &str, args: &[OsString], shell: bool) -> Result<Launch, String> {
+/// opens a shell in the app's sandbox instead. A strict snap is refused
+/// where the kernel enforces neither AppArmor nor Landlock, unless
+/// `without_file_confinement`.
+pub fn launch(
+    target: &str,
+    args: &[OsString],
+    shell: bool,
+    without_file_confinement: bool,
+) -> Result<Launch, String> {
     let (snap_name, app) = split_snap_app(target);
     let state = read_state()?;
     let snap = state
@@ -65,6 +72,11 @@ pub fn launch(target: &str, args: &[OsString], shell: bool) -> Result<Launch, St
     if !info.apps.contains_key(app) {
         return Err(format!("cannot find app {app:?} in {snap_name:?}"));
     }
+    crate::policy::check_file_confinement(
+        &info,
+        without_file_confinement,
+        crate::policy::file_confinement_available(),
+    )?;
     launch_in(
         &info,
         &rev.revision,

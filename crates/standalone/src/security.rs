@@ -2,7 +2,9 @@
 //! mount profile (`/var/lib/snapd/mount/snap.NAME.fstab`: layouts plus
 //! connections), a compiled seccomp profile per app and hook
 //! (`/var/lib/snapd/seccomp/bpf/snap.NAME.APP.{src,bin2}`, compiled by
-//! running the `snap-seccomp` next to snapcell), and the `/snap/bin`
+//! running the `snap-seccomp` next to snapcell), the file confinement
+//! profile per app and hook ([`crate::policy`]:
+//! `/var/lib/snapd/apparmor/profiles/snap.NAME.APP`), and the `/snap/bin`
 //! commands (symlinks to snapcell, which dispatches on `argv[0]` as
 //! `/usr/bin/snap` does).
 
@@ -15,11 +17,12 @@ use std::path::{Path, PathBuf};
 use snapcell_core::dirs::{Dirs, SNAP_BIN_DIR};
 use snapcell_core::mount_spec::{mount_entries, overname_entries};
 use snapcell_core::profile::Profile;
-use snapcell_core::seccomp::policy::{Interface, profile_source};
+use snapcell_core::seccomp::policy::profile_source;
 use snapcell_core::snap_yaml::SnapInfo;
 use snapcell_sys::profile_io::save_profile;
 
-use crate::helpers;
+use crate::state::State;
+use crate::{helpers, interfaces, manage, policy};
 
 /// The security tags of a snap: `snap.NAME.APP` per app and
 /// `snap.NAME.hook.HOOK` per hook.
@@ -40,33 +43,30 @@ pub fn command_name(snap: &str, app: &str) -> String {
     }
 }
 
-/// Write everything `info` at `revision` needs, replacing what an earlier
-/// revision left (apps that are gone lose their files and commands).
-pub fn write_security(
-    info: &SnapInfo,
-    revision: &str,
-    interfaces: &[String],
-) -> Result<(), String> {
+/// Write everything `info` at `revision` needs, with the connections of
+/// its plugs in `state`, replacing what an earlier revision left (apps
+/// that are gone lose their files and commands).
+pub fn write_security(info: &SnapInfo, revision: &str, state: &State) -> Result<(), String> {
     let name = &info.name;
-    remove_security(name)?;
+    let connected = interfaces::connected(state, info, revision, &|slot_snap| {
+        current_info(state, slot_snap)
+    })?;
+    // The file confinement profiles are replaced in place (a launch meanwhile
+    // reads the old or the new one, never none).
+    remove_security_files(name)?;
 
-    // The mount profile: layouts, then the connections' entries (none of
-    // the supported interfaces adds mount entries yet).
+    // The mount profile: layouts, then the connections' entries.
     let profile = Profile::from(mount_entries(
         &overname_entries(name),
         &info.layout_entries(revision),
-        &[],
+        &connected.mounts,
     ));
     let fstab = PathBuf::from(Dirs::HOST.desired_profile(name));
     mkdir_p(fstab.parent().expect("a directory"))?;
     save_profile(&fstab, &profile).map_err(|e| e.to_string())?;
 
     // Seccomp: one profile for every app and hook.
-    let connected: Vec<Interface> = interfaces
-        .iter()
-        .filter_map(|i| Interface::from_name(i))
-        .collect();
-    let src_text = profile_source(&connected);
+    let src_text = profile_source(&connected.seccomp);
     let dir = PathBuf::from(Dirs::HOST.seccomp_dir());
     mkdir_p(&dir)?;
     for tag in security_tags(info) {
@@ -80,6 +80,9 @@ pub fn write_security(
         .map_err(|e| format!("cannot compile the seccomp profile of {tag}: {e}"))?;
     }
 
+    // File confinement: one profile for every app and hook.
+    policy::write_profiles(info, revision, &connected)?;
+
     // Commands.
     let exe = helpers::snapcell_exe()?;
     mkdir_p(Path::new(SNAP_BIN_DIR))?;
@@ -90,8 +93,27 @@ pub fn write_security(
     Ok(())
 }
 
-/// Remove a snap's profile, seccomp files and commands.
+/// The current revision of installed snap `name` and its metadata.
+pub fn current_info(state: &State, name: &str) -> Result<(SnapInfo, String), String> {
+    let rev = state
+        .snaps
+        .get(name)
+        .and_then(|s| s.current_revision())
+        .ok_or_else(|| format!("snap {name:?} is not installed"))?;
+    Ok((
+        manage::installed_info(name, &rev.revision)?,
+        rev.revision.clone(),
+    ))
+}
+
+/// Remove a snap's profiles, seccomp files and commands.
 pub fn remove_security(name: &str) -> Result<(), String> {
+    policy::remove_profiles(name, &[])?;
+    remove_security_files(name)
+}
+
+/// Remove a snap's mount profile, seccomp files and commands.
+fn remove_security_files(name: &str) -> Result<(), String> {
     remove_file(Path::new(&Dirs::HOST.desired_profile(name)))?;
     let prefix = format!("snap.{name}.");
     remove_matching(Path::new(&Dirs::HOST.seccomp_dir()), |f| {

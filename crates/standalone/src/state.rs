@@ -12,7 +12,7 @@
 //! renames it over `state.json` and syncs the directory, so a crash leaves
 //! the old state or the new one, never a mix.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -33,9 +33,15 @@ pub const LOCK_FILE: &str = "/var/lib/snapd/standalone/state.lock";
 pub struct State {
     #[serde(default)]
     pub snaps: BTreeMap<String, SnapState>,
-    /// Connections, as `SNAP:PLUG` -> `SNAP:SLOT` (filled by `connect`).
+    /// Connections, as `SNAP:PLUG` -> `SNAP:SLOT` (`system:INTERFACE` for
+    /// the system's slots): made at install for the interfaces snapd
+    /// connects by itself, and by `connect`.
     #[serde(default)]
     pub connections: BTreeMap<String, Connection>,
+    /// Plugs (`SNAP:PLUG`) the user disconnected: not connected again by
+    /// themselves at a refresh (snapd's "undesired" connections).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub undesired: BTreeSet<String>,
 }
 
 /// One installed snap.
@@ -73,6 +79,9 @@ pub struct Connection {
     pub interface: String,
     /// `SNAP:SLOT` (`system` for the implicit slots).
     pub slot: String,
+    /// Made by `connect` (snap's "manual" note), not at install.
+    #[serde(default)]
+    pub manual: bool,
 }
 
 impl SnapState {
@@ -121,11 +130,26 @@ impl State {
         out
     }
 
-    /// Drop every connection of `instance` (its plugs and slots).
+    /// Drop every connection of `instance` (its plugs and slots) and its
+    /// undesired plugs.
     pub fn forget_connections(&mut self, instance: &str) {
         let prefix = format!("{instance}:");
         self.connections
             .retain(|plug, c| !plug.starts_with(&prefix) && !c.slot.starts_with(&prefix));
+        self.undesired.retain(|plug| !plug.starts_with(&prefix));
+    }
+
+    /// The snaps whose plugs are connected to a slot of `instance`.
+    pub fn consumers_of(&self, instance: &str) -> Vec<String> {
+        let prefix = format!("{instance}:");
+        let mut out: Vec<String> = self
+            .connections
+            .iter()
+            .filter(|(plug, c)| c.slot.starts_with(&prefix) && !plug.starts_with(&prefix))
+            .filter_map(|(plug, _)| plug.split_once(':').map(|(s, _)| s.to_owned()))
+            .collect();
+        out.dedup();
+        out
     }
 }
 
@@ -304,6 +328,7 @@ mod tests {
             Connection {
                 interface: "home".into(),
                 slot: "system:home".into(),
+                manual: false,
             },
         );
         lock.save(&st).unwrap();

@@ -53,6 +53,17 @@ pub fn restrict_self_minimal() -> Result<Status, LandlockError> {
         .restrict_self()?)
 }
 
+/// Whether this process can create a Landlock ruleset (the kernel has
+/// Landlock, it is enabled, and no seccomp filter hides it).
+pub fn available() -> bool {
+    use landlock::{CompatLevel, Compatible};
+    Ruleset::default()
+        .set_compatibility(CompatLevel::HardRequirement)
+        .handle_access(AccessFs::Execute)
+        .and_then(|r| r.create())
+        .is_ok()
+}
+
 /// The newest ABI whose rights the domain handles. Rights of older kernels
 /// are dropped by the library (best effort), so the domain degrades.
 const BEST_ABI: ABI = ABI::V7;
