@@ -127,7 +127,7 @@ r write_home touch /home/u/Documents/new
 r write_hidden touch /home/u/.ssh/new
 r write_home_bin touch /home/u/bin/new
 r write_media touch /media/u/stick/f
-r write_etc touch /etc/snapcell-landlock-test
+r write_etc sh -c ": >> /etc/hostname"
 r exec_snap /snap/hello/x1/bin/hello
 r exec_home /home/u/Documents/prog true
 r list_unrelated ls /root
