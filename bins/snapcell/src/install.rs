@@ -45,6 +45,11 @@ pub fn try_dir(args: TryArgs) -> Result<String, String> {
         ));
     }
     let done = manage::install(&args.dir, true)?;
+    // How to run the apps, for a person: on standard error, as the snap
+    // command's hints go there and standard output stays `snap try`'s.
+    if let Ok(info) = manage::installed_info(&done.name, &done.revision) {
+        eprint!("{}", snapcell_standalone::run::how_to_run(&info));
+    }
     Ok(format!(
         "{} {} mounted from {}\n",
         done.name,

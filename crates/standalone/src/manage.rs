@@ -96,6 +96,7 @@ pub fn install(path: &Path, dangerous: bool) -> Result<Installed, String> {
             path.display().to_string()
         ));
     }
+    crate::base::provide_missing_base(&checked.info)?;
     install_checked(checked)
 }
 

@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use snapcell_core::dirs::SNAP_BIN_DIR;
 use snapcell_core::snap_yaml::{Confinement, SnapInfo};
 use snapcell_core::snapenv::{
     BasicInputs, RunInfo, UserInputs, basic_env, split_snap_app, user_env,
@@ -15,6 +16,7 @@ use snapcell_core::snapenv::{
 
 use crate::helpers;
 use crate::manage::{installed_info, read_state};
+use crate::security::command_name;
 
 /// snap-exec inside the namespace (snap-confine binds its own directory
 /// there for bases other than `core`).
@@ -156,6 +158,29 @@ pub fn launch_in(
         args: argv,
         env: full,
     })
+}
+
+/// How to run the apps of `info` (what `snapcell try` says at its end):
+/// each app's `/snap/bin` command and the `snapcell run` that does the same.
+pub fn how_to_run(info: &SnapInfo) -> String {
+    if info.apps.is_empty() {
+        return format!("snap {:?} has no apps to run\n", info.name);
+    }
+    let mut out = String::from("Run its apps with:\n");
+    let width = info
+        .apps
+        .keys()
+        .map(|a| command_name(&info.name, a).len())
+        .max()
+        .unwrap_or(0)
+        + SNAP_BIN_DIR.len()
+        + 1;
+    for app in info.apps.keys() {
+        let cmd = command_name(&info.name, app);
+        let bin = format!("{SNAP_BIN_DIR}/{cmd}");
+        out.push_str(&format!("  {bin:<width$}   (or: snapcell run {cmd})\n"));
+    }
+    out
 }
 
 /// Run hook `hook` of `info` at `revision`, if the snap has it, and wait;

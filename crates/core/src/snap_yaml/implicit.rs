@@ -104,7 +104,7 @@ mod tests {
     #[test]
     fn declared_hooks_stay_and_unknown_files_are_ignored() {
         let mut info = SnapInfo::parse(
-            "name: a\nversion: 1\nhooks:\n  configure:\n    command-chain: [bin/c]\n",
+            "name: aa\nversion: 1\nhooks:\n  configure:\n    command-chain: [bin/c]\n",
         )
         .unwrap();
         let added = info.add_implicit_hooks(["configure", "install", "README", "post-refresh"]);
