@@ -175,7 +175,10 @@ pub fn how_to_run(info: &SnapInfo) -> String {
         .unwrap_or(0)
         + SNAP_BIN_DIR.len()
         + 1;
-    for app in info.apps.keys() {
+    // The app named like the snap first (the snap's own command).
+    let mut apps: Vec<&String> = info.apps.keys().collect();
+    apps.sort_by_key(|a| **a != info.name);
+    for app in apps {
         let cmd = command_name(&info.name, app);
         let bin = format!("{SNAP_BIN_DIR}/{cmd}");
         out.push_str(&format!("  {bin:<width$}   (or: snapcell run {cmd})\n"));
