@@ -270,8 +270,28 @@ fn run() -> Result<(), String> {
         }
     }
     cmd.envs(&exec.env);
+    trace_exec(&program);
     let err = cmd.exec();
     Err(exec_error(&program, &err))
+}
+
+/// Under `SNAPD_DEBUG`, the moment the app is executed, for `snapcell
+/// run --trace` (which compares it with when it started snap-confine).
+fn trace_exec(program: &str) {
+    let on = matches!(
+        std::env::var("SNAPD_DEBUG").as_deref(),
+        Ok("1" | "t" | "T" | "true" | "TRUE" | "True")
+    );
+    if on {
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        eprintln!(
+            "DEBUG: snap-exec: executing {program} (at UNIX time {}.{:09})",
+            at.as_secs(),
+            at.subsec_nanos()
+        );
+    }
 }
 
 /// The message for a failed exec. `ENOENT` for a program that exists means

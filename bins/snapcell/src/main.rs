@@ -156,6 +156,7 @@ fn main() -> ExitCode {
         // /snap/bin/NAME.APP: snap run NAME.APP ARGS.
         let args = run::RunArgs {
             shell: false,
+            trace: false,
             target,
             args: argv[1..].to_vec(),
         };

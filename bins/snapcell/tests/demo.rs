@@ -220,6 +220,27 @@ fn check_hello_output(out: &str, home: &Path) {
     assert_eq!(lines.len(), 8, "{out}");
 }
 
+/// `run --trace`'s table: a header, every group, the exec row, and no
+/// SNAPD_DEBUG line passed on.
+fn check_trace(trace: &str, namespace: &str) {
+    eprintln!("$ snapcell run --trace hello\n{trace}");
+    assert!(
+        trace.starts_with(&format!("trace of hello: namespace {namespace}\n")),
+        "{trace}"
+    );
+    for group in ["validate", "lock", "join or build", "confinement", "exec"] {
+        assert!(
+            trace.contains(&format!("\n  {group} ")),
+            "no {group} in {trace}"
+        );
+    }
+    assert!(!trace.contains("DEBUG:"), "{trace}");
+    assert!(
+        trace.contains("snap-exec until it executed /snap/hello/x"),
+        "{trace}"
+    );
+}
+
 #[test]
 fn try_examples_hello_installs_its_base_from_the_recipe_and_runs_the_app() {
     let demo = Demo::new();
@@ -256,6 +277,13 @@ fn try_examples_hello_installs_its_base_from_the_recipe_and_runs_the_app() {
         let env = ok(&demo.snapcell(&["run", "hello.env"]), "hello.env");
         assert!(env.contains("SNAP_NAME=hello\n"), "{env}");
 
+        // --trace: the app's output as it is, then the stages on stderr.
+        let out = demo.snapcell(&["run", "--trace", "hello"]);
+        check_hello_output(&ok(&out, "run --trace"), &demo.home);
+        let trace = String::from_utf8_lossy(&out.stderr);
+        check_trace(&trace, "joined (preserved)");
+        assert!(!trace.contains("stage unshare"), "{trace}");
+
         // A second try is a refresh, and needs no base.
         let out = demo.snapcell(&["try", h]);
         ok(&out, "snapcell try again");
@@ -263,6 +291,14 @@ fn try_examples_hello_installs_its_base_from_the_recipe_and_runs_the_app() {
             String::from_utf8_lossy(&out.stderr).starts_with("Run its apps with:"),
             "{out:?}"
         );
+        // The refresh discarded the namespace: this launch builds one.
+        let out = demo.snapcell(&["run", "--trace", "hello"]);
+        ok(&out, "run --trace after the refresh");
+        let trace = String::from_utf8_lossy(&out.stderr);
+        check_trace(&trace, "built");
+        for stage in ["unshare", "mount profile", "preserve"] {
+            assert!(trace.contains(&format!(" {stage} ")), "{trace}");
+        }
 
         ok(&demo.snapcell(&["remove", "hello"]), "remove hello");
         ok(&demo.snapcell(&["remove", "debian-12"]), "remove debian-12");
