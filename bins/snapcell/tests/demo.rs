@@ -11,7 +11,7 @@
 //! `cargo nextest run --workspace` does).
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
@@ -153,6 +153,19 @@ impl Demo {
 
     fn snapcell(&self, args: &[&str]) -> Output {
         self.cmd(&self.snapcell, args)
+    }
+
+    /// snapcell as root with its real home, /root.
+    fn snapcell_as_root(&self, args: &[&str]) -> Output {
+        Command::new(&self.snapcell)
+            .args(args)
+            .env_clear()
+            .env("HOME", "/root")
+            .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
+            .env("SNAPCELL_CACHE_DIR", &self.cache)
+            .current_dir("/")
+            .output()
+            .unwrap()
     }
 }
 
@@ -345,4 +358,104 @@ fn the_demo_with_a_real_debian_base_when_slow_tests_are_asked_for() {
         ok(&demo.snapcell(&["remove", "hello"]), "remove hello");
         ok(&demo.snapcell(&["remove", "debian-12"]), "remove debian-12");
     });
+}
+
+/// Users' data as snapd keeps it: a refresh copies each user's
+/// `~/snap/NAME/OLD` to `NEW` (/root, /home/*; owners kept), `run` points
+/// `~/snap/NAME/current` at the revision it runs, a revert uses the older
+/// revision's data as it was, and remove takes every user's data. /home
+/// and /root are tmpfs in the world.
+#[test]
+fn refresh_copies_each_users_data_and_remove_takes_it() {
+    let demo = Demo::new();
+    demo.cache_small_base();
+    let hello = examples_dir().join("hello");
+    let before = MachineSnapshot::take();
+    run_in_world(|_w| {
+        for dir in ["/home", "/root"] {
+            rustix::mount::mount(
+                "tmpfs",
+                dir,
+                "tmpfs",
+                rustix::mount::MountFlags::empty(),
+                None,
+            )
+            .unwrap();
+        }
+        let alice = Path::new("/home/alice");
+        fs::create_dir(alice).unwrap();
+        let h = hello.to_str().unwrap();
+        ok(&demo.snapcell_as_root(&["try", h]), "try");
+        ok(&demo.snapcell_as_root(&["run", "hello.env"]), "run");
+        let root_data = Path::new("/root/snap/hello");
+        assert!(root_data.join("x1").is_dir());
+        assert!(root_data.join("common").is_dir());
+        assert_eq!(
+            fs::read_link(root_data.join("current")).unwrap(),
+            Path::new("x1")
+        );
+        fs::write(root_data.join("x1/mine"), "root's").unwrap();
+        // alice ran it too (as herself: her files are hers).
+        let a1 = alice.join("snap/hello/x1");
+        fs::create_dir_all(&a1).unwrap();
+        fs::write(a1.join("notes"), "alice's").unwrap();
+        for p in [
+            alice.join("snap"),
+            alice.join("snap/hello"),
+            a1.clone(),
+            a1.join("notes"),
+        ] {
+            rustix::fs::chown(
+                &p,
+                Some(rustix::fs::Uid::from_raw(1000)),
+                Some(rustix::fs::Gid::from_raw(1000)),
+            )
+            .unwrap();
+        }
+
+        // Refresh: x2 beside x1, each user's data copied.
+        ok(&demo.snapcell_as_root(&["try", h]), "try again");
+        assert_eq!(
+            fs::read_to_string(root_data.join("x2/mine")).unwrap(),
+            "root's"
+        );
+        let a2 = alice.join("snap/hello/x2/notes");
+        assert_eq!(fs::read_to_string(&a2).unwrap(), "alice's");
+        assert_eq!(fs::metadata(&a2).unwrap().uid(), 1000);
+        assert_eq!(fs::metadata(a2.parent().unwrap()).unwrap().uid(), 1000);
+        // run moves root's current to x2; alice's stays until she runs it.
+        ok(&demo.snapcell_as_root(&["run", "hello.env"]), "run x2");
+        assert_eq!(
+            fs::read_link(root_data.join("current")).unwrap(),
+            Path::new("x2")
+        );
+        fs::write(root_data.join("x2/mine"), "changed in x2").unwrap();
+
+        // Revert: x1's data as it was; run points current back.
+        ok(&demo.snapcell_as_root(&["revert", "hello"]), "revert");
+        let env = ok(&demo.snapcell_as_root(&["run", "hello.env"]), "run x1");
+        assert!(
+            env.contains("SNAP_USER_DATA=/root/snap/hello/x1\n"),
+            "{env}"
+        );
+        assert_eq!(
+            fs::read_link(root_data.join("current")).unwrap(),
+            Path::new("x1")
+        );
+        assert_eq!(
+            fs::read_to_string(root_data.join("x1/mine")).unwrap(),
+            "root's"
+        );
+
+        // Remove: every user's data of the snap, not their homes.
+        ok(&demo.snapcell_as_root(&["remove", "hello"]), "remove");
+        assert!(!root_data.exists());
+        assert!(!alice.join("snap/hello").exists());
+        assert!(alice.join("snap").is_dir());
+        ok(
+            &demo.snapcell_as_root(&["remove", "debian-12"]),
+            "remove base",
+        );
+    });
+    before.assert_unchanged();
 }

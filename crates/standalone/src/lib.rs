@@ -19,6 +19,8 @@
 //!   command line);
 //! * [`helpers`]: finding snap-confine, snap-exec, snap-seccomp and
 //!   snap-discard-ns next to snapcell;
+//! * [`userdata`]: users' `~/snap/NAME` data, copied on refresh and
+//!   removed with the snap as snapd does;
 //! * [`interfaces`]: what each supported interface adds to a snap's mount
 //!   profile and confinement when connected.
 //!
@@ -37,3 +39,4 @@ pub mod security;
 pub mod snap_file;
 pub mod squashfs;
 pub mod state;
+pub mod userdata;

@@ -121,6 +121,12 @@ pub fn launch_in(
             fs::create_dir_all(dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
         }
     }
+    // snap run's ~/snap/NAME/current -> REVISION.
+    if let Some(home) = &home
+        && user.contains_key("SNAP_USER_DATA")
+    {
+        crate::userdata::point_user_current(Path::new(home), snap_name, revision)?;
+    }
     env.extend(user);
 
     let mut full: Vec<(OsString, OsString)> = std::env::vars_os()
