@@ -9,6 +9,7 @@
 mod base;
 mod docs;
 mod input;
+mod inspect;
 mod install;
 mod list;
 mod pack;
@@ -78,6 +79,8 @@ enum Command {
     Remove(remove::RemoveArgs),
     /// Go back to a snap's previous revision.
     Revert(remove::RevertArgs),
+    /// Show a snap's live namespace as a tree, its pending profile changes and its confinement.
+    Inspect(inspect::InspectArgs),
     /// Pack a snap directory into a .snap, checking it as `snap pack` does.
     Pack(pack::PackArgs),
     /// Base snaps.
@@ -198,6 +201,7 @@ fn main() -> ExitCode {
         Command::Info(args) => list::info(args).map_err(snap_error),
         Command::Remove(args) => remove::remove(args).map_err(snap_error),
         Command::Revert(args) => remove::revert(args).map_err(snap_error),
+        Command::Inspect(args) => inspect::inspect(args).map_err(snap_error),
         Command::Pack(args) => pack::run(args),
         Command::Base { command } => base::run(command),
         Command::Completions(args) => docs::completions(&args, Cli::command()),

@@ -254,6 +254,64 @@ fn check_trace(trace: &str, namespace: &str) {
     );
 }
 
+/// `inspect` of the running demo: the tree with the layout's mount and its
+/// profile entry, no pending change, then one after the desired profile
+/// changed; `--json` says the same.
+fn check_inspect(demo: &Demo) {
+    let report = ok(&demo.snapcell(&["inspect", "hello"]), "inspect");
+    eprintln!("$ snapcell inspect hello\n{report}");
+    assert!(
+        report.starts_with("snap hello (revision x1)\nnamespace: /run/snapd/ns/hello.mnt (live)\n"),
+        "{report}"
+    );
+    let layout = report
+        .lines()
+        .find(|l| l.trim_start().starts_with("/usr/share/hello "))
+        .unwrap_or_else(|| panic!("no /usr/share/hello in {report}"));
+    assert!(
+        layout.ends_with(
+            "[/snap/hello/x1/share/hello /usr/share/hello none rbind,rw,x-snapd.origin=layout 0 0]"
+        ),
+        "{layout}"
+    );
+    assert!(
+        report.contains("\npending changes: none (the namespace is up to date)\n"),
+        "{report}"
+    );
+
+    let desired = "/var/lib/snapd/mount/snap.hello.fstab";
+    let saved = fs::read_to_string(desired).unwrap();
+    fs::write(
+        desired,
+        format!("{saved}tmpfs /usr/share/hello-extra tmpfs x-snapd.origin=layout 0 0\n"),
+    )
+    .unwrap();
+    let report = ok(&demo.snapcell(&["inspect", "hello"]), "inspect");
+    assert!(
+        report.contains("pending changes (as snap-update-ns would make them):\n"),
+        "{report}"
+    );
+    assert!(
+        report.contains("  mount\ttmpfs /usr/share/hello-extra tmpfs x-snapd.origin=layout 0 0\n"),
+        "{report}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&ok(
+        &demo.snapcell(&["inspect", "hello", "--json"]),
+        "--json",
+    ))
+    .unwrap();
+    fs::write(desired, saved).unwrap();
+    assert_eq!(json["namespace"]["live"], true);
+    let mounts = json["namespace"]["mounts"].as_array().unwrap();
+    let m = mounts
+        .iter()
+        .find(|m| m["mount_point"] == "/usr/share/hello")
+        .unwrap();
+    assert_eq!(m["profile_entry"]["target"], "/usr/share/hello");
+    assert_eq!(json["pending"][0]["action"], "mount");
+    assert_eq!(json["confinement"]["seccomp"][0]["format"], "bin2");
+}
+
 #[test]
 fn try_examples_hello_installs_its_base_from_the_recipe_and_runs_the_app() {
     let demo = Demo::new();
@@ -285,8 +343,25 @@ fn try_examples_hello_installs_its_base_from_the_recipe_and_runs_the_app() {
         let list = ok(&demo.snapcell(&["list"]), "list");
         assert!(list.contains("\ndebian-12 "), "{list}");
 
+        // Before any app ran: no namespace, the desired profile and the
+        // confinement all the same.
+        let report = ok(&demo.snapcell(&["inspect", "hello"]), "inspect");
+        assert!(
+            report.starts_with("snap hello (revision x1)\nnamespace: no live namespace: "),
+            "{report}"
+        );
+        assert!(
+            report.contains("desired profile:\n  /snap/hello/x1/share/hello /usr/share/hello none rbind,rw,x-snapd.origin=layout 0 0\n"),
+            "{report}"
+        );
+        assert!(
+            report.contains("    snap.hello.hello: /var/lib/snapd/seccomp/bpf/snap.hello.hello.bin2 (bin2; deny "),
+            "{report}"
+        );
+
         let out = demo.cmd(Path::new("/snap/bin/hello"), &[]);
         check_hello_output(&ok(&out, "/snap/bin/hello"), &demo.home);
+        check_inspect(&demo);
         let env = ok(&demo.snapcell(&["run", "hello.env"]), "hello.env");
         assert!(env.contains("SNAP_NAME=hello\n"), "{env}");
 

@@ -396,7 +396,7 @@ pub fn provide_base(
         eprintln!("snap {name:?} needs base {base:?}: installing it from the cache");
     } else {
         eprintln!(
-            "snap {name:?} needs base {base:?}: building it from Debian {} (mmdebstrap, minbase) into {}; about a minute",
+            "snap {name:?} needs base {base:?}: building it from Debian {} (mmdebstrap, minbase) into {}; a minute or a few",
             recipe.suite,
             dir.display()
         );
