@@ -93,8 +93,13 @@ pub fn inspect(args: InspectArgs) -> Result<String, String> {
     let dirs = Dirs::HOST;
     let desired_path = dirs.desired_profile(name);
     let current_path = dirs.current_profile(name);
-    let revision = snapcell_standalone::manage::read_state()
-        .ok()
+    // The standalone state only where there is one (reading it under its
+    // lock would create it on a machine snapd manages).
+    let state_file = snapcell_standalone::manage::state_paths().file;
+    let revision = state_file
+        .exists()
+        .then(snapcell_standalone::manage::read_state)
+        .and_then(Result::ok)
         .and_then(|s| s.snaps.get(name).map(|s| s.current.clone()))
         .filter(|r| !r.is_empty());
     let desired = load_optional(&desired_path)?;

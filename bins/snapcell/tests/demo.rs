@@ -534,3 +534,41 @@ fn refresh_copies_each_users_data_and_remove_takes_it() {
     });
     before.assert_unchanged();
 }
+
+#[test]
+fn inspect_and_trace_have_help_and_inspect_refuses_what_is_not_installed() {
+    let help = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_snapcell"))
+            .args(args)
+            .output()
+            .unwrap();
+        ok(&out, "--help")
+    };
+    let text = help(&["inspect", "--help"]);
+    assert!(
+        text.contains("Examples:\n  snapcell inspect hello\n"),
+        "{text}"
+    );
+    let text = help(&["run", "--help"]);
+    assert!(text.contains("--trace"), "{text}");
+    assert!(text.contains("snapcell run --trace hello"), "{text}");
+
+    let demo = Demo::new();
+    run_in_world(|_w| {
+        let out = demo.snapcell(&["inspect", "nosuch"]);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "error: cannot inspect snap \"nosuch\": it is not installed (no /var/lib/snapd/mount/snap.nosuch.fstab)\n"
+        );
+        // Nothing was created to find that out.
+        assert!(!Path::new("/var/lib/snapd/standalone").exists());
+        let out = demo.snapcell(&["inspect", "Bad_Name"]);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .starts_with("error: cannot inspect \"Bad_Name\": "),
+            "{out:?}"
+        );
+    });
+}
