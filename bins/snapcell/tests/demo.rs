@@ -572,3 +572,48 @@ fn inspect_and_trace_have_help_and_inspect_refuses_what_is_not_installed() {
         );
     });
 }
+
+/// Hooks only present in meta/hooks (snap.yaml declares none) run at
+/// install and refresh, as snapd's implicit hooks do; a file there that is
+/// not a hook type does not.
+#[test]
+fn implicit_hooks_run_at_install_and_refresh() {
+    let demo = Demo::new();
+    demo.cache_small_base();
+    let src = demo.dir.path().join("hooked");
+    let hook = "#!/bin/sh\necho ${0##*/}-$SNAP_REVISION >> $SNAP_COMMON/hooks\n";
+    let mut tree = Tree::new()
+        .file(
+            "meta/snap.yaml",
+            "name: hooked\nversion: '1'\nbase: debian-12\napps:\n  hooked:\n    command: bin/x\n",
+            0o644,
+        )
+        .file("bin/x", "#!/bin/sh\n", 0o755);
+    for h in ["install", "configure", "post-refresh", "upgrade"] {
+        tree = tree.file(format!("meta/hooks/{h}"), hook, 0o755);
+    }
+    tree.write_to(&src).unwrap();
+    let before = MachineSnapshot::take();
+    run_in_world(|_w| {
+        let s = src.to_str().unwrap();
+        ok(&demo.snapcell(&["try", s]), "try");
+        let hooks = Path::new("/var/snap/hooked/common/hooks");
+        assert_eq!(
+            fs::read_to_string(hooks).unwrap(),
+            "install-x1\nconfigure-x1\n"
+        );
+        for tag in ["install", "configure", "post-refresh"] {
+            let bin2 = format!("/var/lib/snapd/seccomp/bpf/snap.hooked.hook.{tag}.bin2");
+            assert!(Path::new(&bin2).is_file(), "{bin2}");
+        }
+        assert!(!Path::new("/var/lib/snapd/seccomp/bpf/snap.hooked.hook.upgrade.bin2").exists());
+        ok(&demo.snapcell(&["try", s]), "try again");
+        assert_eq!(
+            fs::read_to_string(hooks).unwrap(),
+            "install-x1\nconfigure-x1\npost-refresh-x2\nconfigure-x2\n"
+        );
+        ok(&demo.snapcell(&["remove", "hooked"]), "remove");
+        ok(&demo.snapcell(&["remove", "debian-12"]), "remove base");
+    });
+    before.assert_unchanged();
+}
