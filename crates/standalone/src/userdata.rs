@@ -49,6 +49,18 @@ pub fn user_snap_dir(home: &Path, name: &str) -> PathBuf {
     home.join("snap").join(name)
 }
 
+/// Whether `HOME/snap` and `HOME/snap/NAME` are directories, not symlinks:
+/// snapcell runs as root in users' homes and follows no link a user made
+/// there (`~/snap/NAME -> /etc` must not make a remove delete `/etc/common`).
+/// (What is left: a user who swaps a directory for a link between this
+/// check and the copy or removal.)
+fn real_user_snap_dir(home: &Path, name: &str) -> Option<PathBuf> {
+    let snap = home.join("snap");
+    let is_dir = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+    let base = snap.join(name);
+    (is_dir(&snap) && is_dir(&base)).then_some(base)
+}
+
 /// Copy each user's data of revision `old` to `new` of snap `name` (in
 /// `homes`); returns what undoes it (the copies removed, what was moved
 /// aside put back). A failure undoes the copies made so far.
@@ -70,9 +82,11 @@ pub fn copy_user_data_in(
         })
     };
     for home in homes {
-        let base = user_snap_dir(home, name);
+        let Some(base) = real_user_snap_dir(home, name) else {
+            continue;
+        };
         let old_dir = base.join(old);
-        if old == new || !old_dir.is_dir() {
+        if old == new || !fs::symlink_metadata(&old_dir).is_ok_and(|m| m.is_dir()) {
             continue;
         }
         let new_dir = base.join(new);
@@ -168,10 +182,9 @@ pub fn remove_user_data_in(
     revisions: &[&str],
 ) -> Result<(), String> {
     for home in homes {
-        let base = user_snap_dir(home, name);
-        if fs::symlink_metadata(&base).is_err() {
+        let Some(base) = real_user_snap_dir(home, name) else {
             continue;
-        }
+        };
         let mut gone: Vec<String> = vec!["common".to_owned(), "current".to_owned()];
         for rev in revisions {
             gone.push((*rev).to_owned());
@@ -262,5 +275,18 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["notes"]
         );
+        // A ~/snap/NAME that is a link is not followed, by a copy or a
+        // remove.
+        let elsewhere = tmp.path().join("elsewhere");
+        fs::create_dir_all(elsewhere.join("x1")).unwrap();
+        fs::create_dir_all(elsewhere.join("common")).unwrap();
+        fs::create_dir_all(carol.join("snap")).unwrap();
+        symlink(&elsewhere, carol.join("snap/s")).unwrap();
+        let undo = copy_user_data_in(&homes, "s", "x1", "x2").unwrap();
+        assert!(!elsewhere.join("x2").exists());
+        undo();
+        remove_user_data_in(&homes, "s", &["x1"]).unwrap();
+        assert!(elsewhere.join("x1").is_dir());
+        assert!(elsewhere.join("common").is_dir());
     }
 }
