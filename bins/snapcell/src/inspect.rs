@@ -11,7 +11,9 @@
 //! * its confinement: each app's and hook's seccomp profile (path, format,
 //!   filters and their sizes), the AppArmor profiles snap-confine
 //!   translates to Landlock, the interfaces snap-confine cached for the
-//!   Landlock domain of a namespace it built, and the devices of its
+//!   Landlock domain of a namespace it built, each app's Landlock rules
+//!   (computed as snap-confine computes them: `core::landlock::translate`
+//!   of the same profile, in the namespace), and the devices of its
 //!   device cgroup (the default set and those udev tagged for each app).
 //!
 //! With no live namespace it says so and still prints the desired profile
@@ -26,10 +28,10 @@ use snapcell_core::devices::udev::udev_tag;
 use snapcell_core::dirs::{APPARMOR_PROFILES_DIR, Dirs};
 use snapcell_core::entry::MountEntry;
 use snapcell_core::mountinfo::MountInfoEntry;
-use snapcell_core::naming;
 use snapcell_core::plan::{Action, Change, FsView, needed_changes};
 use snapcell_core::profile::Profile;
 use snapcell_core::seccomp::bin2::{parse_bin2, parse_legacy_bin};
+use snapcell_core::{apparmor, landlock, naming};
 use snapcell_sys::fsview::DirFsView;
 use snapcell_sys::profile_io::load_profile;
 use snapcell_sys::{mountinfo, ns};
@@ -68,9 +70,166 @@ struct Confinement {
     apparmor_profiles: Vec<PathBuf>,
     /// The interfaces snap-confine cached for the Landlock domain.
     landlock_cache: Option<Vec<String>>,
+    /// Each tag's Landlock domain, as snap-confine builds it.
+    landlock: Vec<Domain>,
     default_devices: Vec<String>,
     /// (tag, devices udev tagged for it).
     tagged_devices: Vec<(String, Vec<String>)>,
+}
+
+/// A tag's Landlock domain, computed as snap-confine computes it on a
+/// kernel without AppArmor: from snapd's AppArmor profile for the tag,
+/// else from snapcell's default grants and the cached interfaces, else the
+/// minimal domain.
+struct Domain {
+    tag: String,
+    source: String,
+    /// (path, how, rights)
+    rules: Vec<(String, String, String)>,
+    network: Vec<String>,
+    notes: Vec<String>,
+}
+
+struct ListDir;
+
+impl landlock::FsView for ListDir {
+    fn list_dir(&self, dir: &str) -> Option<Vec<String>> {
+        let rd = fs::read_dir(dir).ok()?;
+        Some(
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .take(4096)
+                .collect(),
+        )
+    }
+}
+
+/// Landlock's rights, one letter each: r read, l list, w write, x
+/// execute, t truncate, i ioctl, m make (any kind), d remove, f refer.
+fn rights(bits: u64) -> String {
+    use landlock::access::*;
+    let mut out = String::new();
+    for (mask, c) in [
+        (READ_FILE, 'r'),
+        (READ_DIR, 'l'),
+        (WRITE_FILE, 'w'),
+        (EXECUTE, 'x'),
+        (TRUNCATE, 't'),
+        (IOCTL_DEV, 'i'),
+        (
+            MAKE_CHAR | MAKE_DIR | MAKE_REG | MAKE_SOCK | MAKE_FIFO | MAKE_BLOCK | MAKE_SYM,
+            'm',
+        ),
+        (REMOVE_DIR | REMOVE_FILE, 'd'),
+        (REFER, 'f'),
+    ] {
+        if bits & mask != 0 {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn read_policy_file(path: &str) -> Option<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    fs::File::open(path)
+        .ok()?
+        .take(4 << 20)
+        .read_to_string(&mut text)
+        .ok()?;
+    Some(text)
+}
+
+fn landlock_domain(
+    tag: &str,
+    instance: &str,
+    revision: Option<&str>,
+    cache: Option<&[String]>,
+) -> Domain {
+    let profile_path = format!("{APPARMOR_PROFILES_DIR}/{tag}");
+    let (source, profile) = match read_policy_file(&profile_path) {
+        Some(text) => (
+            format!("the AppArmor profile {profile_path}"),
+            apparmor::parse(&text, &mut |inc: &str| {
+                let safe = !inc.is_empty()
+                    && !inc.starts_with('/')
+                    && !inc.split('/').any(|c| c == ".." || c.is_empty());
+                if safe {
+                    read_policy_file(&format!("/etc/apparmor.d/{inc}"))
+                } else {
+                    None
+                }
+            }),
+        ),
+        None => match cache {
+            Some(ifaces) => {
+                let (text, _) = landlock::default_profile(ifaces);
+                let listed = if ifaces.is_empty() {
+                    "none".to_owned()
+                } else {
+                    ifaces.join(", ")
+                };
+                (
+                    format!("snapcell's default grants and the cached interfaces ({listed})"),
+                    apparmor::parse(&text, &mut |_: &str| None),
+                )
+            }
+            None => {
+                return Domain {
+                    tag: tag.to_owned(),
+                    source: "nothing: the minimal domain (no AppArmor profile, no cached \
+                             interfaces; ptrace and other processes' /proc entries closed)"
+                        .to_owned(),
+                    rules: Vec::new(),
+                    network: Vec::new(),
+                    notes: Vec::new(),
+                };
+            }
+        },
+    };
+    let ctx = landlock::Context {
+        instance_name: instance.to_owned(),
+        snap_name: naming::split_instance_name(instance).0.to_owned(),
+        revision: revision.map(str::to_owned),
+        home: std::env::var("HOME").ok().filter(|h| h.starts_with('/')),
+        // The owner of /proc/self: this process's user (inspect runs as root).
+        uid: fs::metadata("/proc/self").map_or(0, |m| std::os::unix::fs::MetadataExt::uid(&m)),
+    };
+    let policy = landlock::translate(&profile, &ctx, &ListDir);
+    let rules = policy
+        .paths
+        .iter()
+        .map(|((path, how), bits)| {
+            let how = match how {
+                landlock::Target::Beneath => "beneath",
+                landlock::Target::File => "file",
+                landlock::Target::Dir => "dir",
+            };
+            (path.clone(), how.to_owned(), rights(*bits))
+        })
+        .collect();
+    let mut network = Vec::new();
+    for (on, what) in [
+        (policy.tcp_connect, "tcp connect"),
+        (policy.tcp_bind, "tcp bind"),
+        (
+            policy.scope_abstract_unix,
+            "abstract unix sockets scoped to the domain",
+        ),
+        (policy.scope_signal, "signals scoped to the domain"),
+    ] {
+        if on {
+            network.push(what.to_owned());
+        }
+    }
+    Domain {
+        tag: tag.to_owned(),
+        source,
+        rules,
+        network,
+        notes: policy.notes,
+    }
 }
 
 struct Mount {
@@ -110,8 +269,22 @@ pub fn inspect(args: InspectArgs) -> Result<String, String> {
         ));
     }
     let desired = desired.unwrap_or_default();
-    let confinement = read_confinement(name);
+    let mut confinement = read_confinement(name);
     let namespace = read_namespace(name, current.as_ref(), &desired);
+    // In the namespace where there is one, where snap-confine builds it.
+    let tags: std::collections::BTreeSet<String> =
+        confinement.seccomp.iter().map(|s| s.tag.clone()).collect();
+    confinement.landlock = tags
+        .iter()
+        .map(|tag| {
+            landlock_domain(
+                tag,
+                name,
+                revision.as_deref(),
+                confinement.landlock_cache.as_deref(),
+            )
+        })
+        .collect();
     Ok(if args.json {
         json(
             name,
@@ -226,6 +399,7 @@ fn read_confinement(name: &str) -> Confinement {
         seccomp,
         apparmor_profiles: listed(APPARMOR_PROFILES_DIR),
         landlock_cache,
+        landlock: Vec::new(),
         default_devices: default_devices().iter().map(ToString::to_string).collect(),
         tagged_devices,
     }
@@ -446,6 +620,21 @@ fn text(
             out.push_str("    no Landlock cache (written when snap-confine builds the namespace)\n")
         }
     }
+    for d in &c.landlock {
+        out.push_str(&format!(
+            "    Landlock domain of {}: from {}\n",
+            d.tag, d.source
+        ));
+        for (path, how, r) in &d.rules {
+            out.push_str(&format!("      {r:<9} {how:<7} {path}\n"));
+        }
+        if !d.network.is_empty() {
+            out.push_str(&format!("      {}\n", d.network.join(", ")));
+        }
+        for n in &d.notes {
+            out.push_str(&format!("      note: {n}\n"));
+        }
+    }
     out.push_str(&format!(
         "  devices: the default set ({})",
         c.default_devices.join(", ")
@@ -533,6 +722,13 @@ fn json(
             "seccomp": seccomp,
             "apparmor_profiles": c.apparmor_profiles,
             "landlock_cache": c.landlock_cache,
+            "landlock": c.landlock.iter().map(|d| serde_json::json!({
+                "tag": d.tag,
+                "source": d.source,
+                "rules": d.rules.iter().map(|(p, how, r)| serde_json::json!({"path": p, "how": how, "rights": r})).collect::<Vec<_>>(),
+                "network": d.network,
+                "notes": d.notes,
+            })).collect::<Vec<_>>(),
             "devices": {
                 "default": c.default_devices,
                 "tagged": c.tagged_devices.iter().map(|(t, d)| serde_json::json!({"tag": t, "devices": d})).collect::<Vec<_>>(),

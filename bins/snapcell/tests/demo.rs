@@ -278,6 +278,35 @@ fn check_inspect(demo: &Demo) {
         report.contains("\npending changes: none (the namespace is up to date)\n"),
         "{report}"
     );
+    // Each app's Landlock domain, whatever it is made from today.
+    for tag in ["snap.hello.hello", "snap.hello.env"] {
+        assert!(
+            report.contains(&format!("    Landlock domain of {tag}: from ")),
+            "{report}"
+        );
+    }
+    // From an AppArmor profile for the tag: its rules, as snap-confine
+    // translates them.
+    let profile = "/var/lib/snapd/apparmor/profiles/snap.hello.env";
+    if !Path::new(profile).exists() {
+        fs::create_dir_all("/var/lib/snapd/apparmor/profiles").unwrap();
+        fs::write(
+            profile,
+            "profile \"snap.hello.env\" {\n  /snap/hello/x1/** mrix,\n  /var/snap/hello/x1/** rwk,\n}\n",
+        )
+        .unwrap();
+        let report = ok(&demo.snapcell(&["inspect", "hello"]), "inspect");
+        eprintln!("{report}");
+        assert!(
+            report.contains(&format!(
+                "    Landlock domain of snap.hello.env: from the AppArmor profile {profile}\n"
+            )),
+            "{report}"
+        );
+        assert!(report.contains(" beneath /snap/hello/x1\n"), "{report}");
+        assert!(report.contains(" beneath /var/snap/hello/x1\n"), "{report}");
+        fs::remove_file(profile).unwrap();
+    }
 
     let desired = "/var/lib/snapd/mount/snap.hello.fstab";
     let saved = fs::read_to_string(desired).unwrap();
