@@ -166,6 +166,20 @@ fn read_info(instance: &str) -> Result<(String, SnapInfo), String> {
     Ok((mount_dir, info))
 }
 
+/// The hooks in `MOUNT_DIR/meta/hooks` that snap.yaml does not declare,
+/// added as snapd's `snap.ReadInfo` adds them (a missing or unreadable
+/// directory adds none, as in snapd).
+fn add_implicit_hooks(info: &mut SnapInfo, mount_dir: &str) {
+    let Ok(entries) = std::fs::read_dir(Path::new(mount_dir).join("meta/hooks")) else {
+        return;
+    };
+    let names: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .collect();
+    info.add_implicit_hooks(names.iter().map(String::as_str));
+}
+
 fn snap_exec_dir() -> String {
     std::env::current_exe()
         .ok()
@@ -226,7 +240,8 @@ fn run() -> Result<(), String> {
                     quote(&format!("{instance}+{comp}"))
                 ));
             }
-            let (mount_dir, info) = read_info(instance)?;
+            let (mount_dir, mut info) = read_info(instance)?;
+            add_implicit_hooks(&mut info, &mount_dir);
             let hook_info = info.hooks.get(&hook).ok_or_else(|| {
                 ExecError::NoHook {
                     hook: hook.clone(),
@@ -255,8 +270,28 @@ fn run() -> Result<(), String> {
         }
     }
     cmd.envs(&exec.env);
+    trace_exec(&program);
     let err = cmd.exec();
     Err(exec_error(&program, &err))
+}
+
+/// Under `SNAPD_DEBUG`, the moment the app is executed, for `snapcell
+/// run --trace` (which compares it with when it started snap-confine).
+fn trace_exec(program: &str) {
+    let on = matches!(
+        std::env::var("SNAPD_DEBUG").as_deref(),
+        Ok("1" | "t" | "T" | "true" | "TRUE" | "True")
+    );
+    if on {
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        eprintln!(
+            "DEBUG: snap-exec: executing {program} (at UNIX time {}.{:09})",
+            at.as_secs(),
+            at.subsec_nanos()
+        );
+    }
 }
 
 /// The message for a failed exec. `ENOENT` for a program that exists means

@@ -211,3 +211,41 @@ fn revision_must_parse() {
         r#"cannot snap-exec: cannot parse revision "": invalid snap revision: """#
     );
 }
+
+/// Hooks in `meta/hooks` that snap.yaml does not declare run, as snapd's
+/// `snap.ReadInfo` adds them (`addImplicitHooks`), with no environment of
+/// their own; a file whose name is not a hook type is still not a hook.
+#[test]
+fn implicit_hooks_in_meta_hooks_run() {
+    let dir = scratch_dir().unwrap();
+    let src = dir.path().join("imp");
+    Tree::new()
+        .dir("meta", 0o755)
+        .file(
+            "meta/snap.yaml",
+            "name: imp\nversion: '1'\nenvironment:\n  SNAPVAR: s\napps:\n  a:\n    command: bin/show\n",
+            0o644,
+        )
+        .dir("meta/hooks", 0o755)
+        .file("meta/hooks/post-refresh", SHOW, 0o755)
+        .file("meta/hooks/connect-plug-home", SHOW, 0o755)
+        .file("meta/hooks/upgrade", SHOW, 0o755)
+        .dir("bin", 0o755)
+        .file("bin/show", SHOW, 0o755)
+        .write_to(&src)
+        .unwrap();
+    run_in_world(|world| {
+        world.mount_snap("imp", 7, &src).unwrap();
+        for hook in ["post-refresh", "connect-plug-home"] {
+            let got = lines(&snap_exec(&[&format!("--hook={hook}"), "imp"]));
+            assert_eq!(got[0], format!("argv0=/snap/imp/7/meta/hooks/{hook}"));
+            assert!(got.contains(&"HOOKVAR=".to_owned()), "{got:?}");
+        }
+        for hook in ["upgrade", "install"] {
+            assert_eq!(
+                error(&snap_exec(&[&format!("--hook={hook}"), "imp"])),
+                format!("cannot snap-exec: cannot find hook \"{hook}\" in \"imp\"")
+            );
+        }
+    });
+}

@@ -1,24 +1,12 @@
 //! `snapcell base build NAME [--suite S] [--include PKG,...]`: a base snap
-//! from distribution packages. mmdebstrap (installed with apt-get when
-//! missing) makes the root file system; `snapcell_standalone::base` gives
-//! it a base's mount points and snap.yaml; it is packed into the cache,
-//! keyed by a hash of the inputs, and reused from there the next time.
-//!
-//! A base is packed with mksquashfs as snapd packs one (`-noappend -comp xz
-//! -no-fragments -no-progress`, and without `-all-root`: a base keeps its
-//! files' owners, which `snapcell pack`'s in-process writer makes root):
-//! it is also much faster on a tree of this size, compressing on every
-//! core.
+//! from distribution packages, built by `snapcell_standalone::base`
+//! (mmdebstrap, installed with apt-get when missing; the mount points and
+//! snap.yaml of a base; mksquashfs), kept in the cache keyed by a hash of
+//! the inputs and reused from there the next time.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 
-use snapcell_core::naming::validate_snap_name;
-use snapcell_standalone::base::{BaseSpec, finish_tree};
-
-/// Where built bases are kept unless `--cache-dir` or `SNAPCELL_CACHE_DIR`
-/// says otherwise.
-const DEFAULT_CACHE_DIR: &str = "/var/cache/snapcell/bases";
+use snapcell_standalone::base::{self as base_lib, BaseSpec, recipe};
 
 #[derive(clap::Subcommand)]
 pub enum BaseCommand {
@@ -26,10 +14,11 @@ pub enum BaseCommand {
     #[command(
         after_help = "The first build of a set of inputs takes about a minute and needs the \
 distribution's package archive; later ones reuse the cached .snap at once. \
-mmdebstrap is installed with apt-get if it is missing.
+mmdebstrap is installed with apt-get if it is missing. snapcell install and try build \
+debian-12 (bookworm) and debian-13 (trixie) by themselves when a snap needs them.
 
 Examples:
-  snapcell base build bookworm-base
+  snapcell base build debian-12
   snapcell base build tools-base --include busybox,ca-certificates -o tools.snap
   snapcell base build trixie-base --suite trixie"
     )]
@@ -40,9 +29,10 @@ Examples:
 pub struct BuildArgs {
     /// The base snap's name (what apps name in `base:`).
     pub name: String,
-    /// The distribution suite to install from.
-    #[arg(long, default_value = "bookworm")]
-    pub suite: String,
+    /// The distribution suite to install from [default: the recipe's for debian-12 and
+    /// debian-13, else bookworm].
+    #[arg(long)]
+    pub suite: Option<String>,
     /// Packages to install besides the minimal set.
     #[arg(long, value_delimiter = ',', value_name = "PKG,...")]
     pub include: Vec<String>,
@@ -62,119 +52,29 @@ pub fn run(cmd: BaseCommand) -> Result<String, String> {
 
 fn build(args: BuildArgs) -> Result<String, String> {
     let fail = |why: String| format!("cannot build base {:?}: {why}", args.name);
-    validate_snap_name(&args.name).map_err(|e| fail(e.to_string()))?;
-    if args.suite.is_empty()
-        || !args
-            .suite
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    {
-        return Err(fail(format!("invalid suite {:?}", args.suite)));
-    }
-    if let Some(bad) = args.include.iter().find(|p| !valid_package(p.trim())) {
-        return Err(fail(format!("invalid package name {bad:?}")));
-    }
-    let spec = BaseSpec::new(&args.name, &args.suite, &args.include);
-    let cache_dir = args
-        .cache_dir
+    let suite = args
+        .suite
         .clone()
-        .or_else(|| std::env::var_os("SNAPCELL_CACHE_DIR").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_CACHE_DIR));
-    let cached = spec.cache_path(&cache_dir);
-    let mut out = String::new();
-    if cached.is_file() {
-        out.push_str(&format!("cached: {}\n", cached.display()));
+        .or_else(|| recipe(&args.name).map(|r| r.suite.to_owned()))
+        .unwrap_or_else(|| "bookworm".to_owned());
+    base_lib::check_spec(&args.name, &suite, &args.include).map_err(fail)?;
+    let spec = BaseSpec::new(&args.name, &suite, &args.include);
+    let cache_dir = base_lib::cache_dir(args.cache_dir.as_deref());
+    let built = base_lib::build(&spec, &cache_dir).map_err(fail)?;
+    let mut out = if built.cached {
+        format!("cached: {}\n", built.path.display())
     } else {
-        std::fs::create_dir_all(&cache_dir)
-            .map_err(|e| fail(format!("cannot create {}: {e}", cache_dir.display())))?;
-        build_into(&spec, &cache_dir, &cached).map_err(fail)?;
-        out.push_str(&format!("built: {}\n", cached.display()));
-    }
+        format!("built: {}\n", built.path.display())
+    };
     if let Some(output) = &args.output {
-        std::fs::copy(&cached, output).map_err(|e| {
+        std::fs::copy(&built.path, output).map_err(|e| {
             fail(format!(
                 "cannot copy {} to {}: {e}",
-                cached.display(),
+                built.path.display(),
                 output.display()
             ))
         })?;
         out.push_str(&format!("copied: {}\n", output.display()));
     }
     Ok(out)
-}
-
-/// Debian's package name rule (with an optional `:arch`).
-fn valid_package(p: &str) -> bool {
-    let name = p.split(':').next().unwrap_or("");
-    name.len() >= 2
-        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b))
-}
-
-fn build_into(spec: &BaseSpec, cache_dir: &Path, cached: &Path) -> Result<(), String> {
-    ensure_installed("mmdebstrap", "mmdebstrap")?;
-    ensure_installed("mksquashfs", "squashfs-tools")?;
-    let work = tempfile::Builder::new()
-        .prefix(".build-")
-        .tempdir_in(cache_dir)
-        .map_err(|e| {
-            format!(
-                "cannot make a build directory in {}: {e}",
-                cache_dir.display()
-            )
-        })?;
-    let root = work.path().join("root");
-    let status = Command::new("mmdebstrap")
-        .args(spec.mmdebstrap_args(&root))
-        .stdin(Stdio::null())
-        .status()
-        .map_err(|e| format!("cannot run mmdebstrap: {e}"))?;
-    if !status.success() {
-        return Err(format!("mmdebstrap failed ({status})"));
-    }
-    finish_tree(&root, spec).map_err(|e| format!("cannot prepare {}: {e}", root.display()))?;
-    let partial = work.path().join("base.snap");
-    let status = Command::new("mksquashfs")
-        .arg(&root)
-        .arg(&partial)
-        .args(["-noappend", "-comp", "xz", "-no-fragments", "-no-progress"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .status()
-        .map_err(|e| format!("cannot run mksquashfs: {e}"))?;
-    if !status.success() {
-        return Err(format!("mksquashfs failed ({status})"));
-    }
-    std::fs::rename(&partial, cached)
-        .map_err(|e| format!("cannot move the base into {}: {e}", cached.display()))
-}
-
-/// Install `package` with apt-get when `program` is not on the PATH.
-fn ensure_installed(program: &str, package: &str) -> Result<(), String> {
-    let found = std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()));
-    if found {
-        return Ok(());
-    }
-    eprintln!("{program} is missing: installing {package} with apt-get");
-    for args in [
-        &["update", "-qq"][..],
-        &["install", "-y", "-qq", "--no-install-recommends", package][..],
-    ] {
-        let status = Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdin(Stdio::null())
-            .status()
-            .map_err(|e| format!("cannot run apt-get to install {package}: {e}"))?;
-        if !status.success() {
-            return Err(format!(
-                "cannot install {package}: apt-get {} failed ({status})",
-                args.join(" ")
-            ));
-        }
-    }
-    Ok(())
 }

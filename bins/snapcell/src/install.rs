@@ -18,7 +18,10 @@ pub struct InstallArgs {
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Example:\n  snapcell try ./hello            (mounts ./hello read-only at /snap/hello/xN)"
+    after_help = "Example:\n  snapcell try ./hello            (mounts ./hello read-only at /snap/hello/xN)\n\n\
+A missing base that snapcell has a recipe for (debian-12, debian-13) is built with mmdebstrap \
+(cached in $SNAPCELL_CACHE_DIR or /var/cache/snapcell/bases) and installed first. At the end, \
+snapcell says on standard error how to run the snap's apps."
 )]
 pub struct TryArgs {
     /// A snap directory (with meta/snap.yaml).
@@ -45,6 +48,11 @@ pub fn try_dir(args: TryArgs) -> Result<String, String> {
         ));
     }
     let done = manage::install(&args.dir, true)?;
+    // How to run the apps, for a person: on standard error, as the snap
+    // command's hints go there and standard output stays `snap try`'s.
+    if let Ok(info) = manage::installed_info(&done.name, &done.revision) {
+        eprint!("{}", snapcell_standalone::run::how_to_run(&info));
+    }
     Ok(format!(
         "{} {} mounted from {}\n",
         done.name,

@@ -10,6 +10,7 @@ mod base;
 mod connect;
 mod docs;
 mod input;
+mod inspect;
 mod install;
 mod list;
 mod pack;
@@ -85,6 +86,8 @@ enum Command {
     Disconnect(connect::DisconnectArgs),
     /// List the interface connections.
     Connections(connect::ConnectionsArgs),
+    /// Show a snap's live namespace as a tree, its pending profile changes and its confinement.
+    Inspect(inspect::InspectArgs),
     /// Pack a snap directory into a .snap, checking it as `snap pack` does.
     Pack(pack::PackArgs),
     /// Base snaps.
@@ -164,6 +167,7 @@ fn main() -> ExitCode {
         let args = run::RunArgs {
             shell: false,
             without_file_confinement: false,
+            trace: false,
             target,
             args: argv[1..].to_vec(),
         };
@@ -208,6 +212,7 @@ fn main() -> ExitCode {
         Command::Connect(args) => connect::connect(args).map_err(snap_error),
         Command::Disconnect(args) => connect::disconnect(args).map_err(snap_error),
         Command::Connections(args) => connect::connections(args).map_err(snap_error),
+        Command::Inspect(args) => inspect::inspect(args).map_err(snap_error),
         Command::Pack(args) => pack::run(args),
         Command::Base { command } => base::run(command),
         Command::Completions(args) => docs::completions(&args, Cli::command()),

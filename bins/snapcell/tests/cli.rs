@@ -102,10 +102,7 @@ fn profile_check_rejects_invalid_utf8_huge_lines_and_missing_files() {
 }
 
 const DEMO_PROFILE: &str = "\
-/var/snap/hello/x1/hello.conf /etc/hello.conf none bind,rw,x-snapd.kind=file,x-snapd.origin=layout 0 0
-none /opt/hello none x-snapd.kind=symlink,x-snapd.symlink=/var/snap/hello/common/opt,x-snapd.origin=layout 0 0
-/snap/hello/x1/usr/share/hello /usr/share/hello none rbind,rw,x-snapd.origin=layout 0 0
-tmpfs /var/cache/hello tmpfs x-snapd.mode=01777,x-snapd.origin=layout 0 0
+/snap/hello/x1/share/hello /usr/share/hello none rbind,rw,x-snapd.origin=layout 0 0
 ";
 
 fn demo_dir() -> String {
@@ -126,7 +123,7 @@ fn layout_prints_the_profile_of_the_demo_snap() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stdout(&o).starts_with("/var/snap/hello/42/hello.conf /etc/hello.conf "),
+        stdout(&o).starts_with("/snap/hello/42/share/hello /usr/share/hello "),
         "{}",
         stdout(&o)
     );

@@ -1,12 +1,19 @@
-//! Base snaps built from distribution packages (`snapcell base build`): the
-//! root file system comes from mmdebstrap; this module gives it what a snap
-//! base carries (the mount points snap-confine and snap-update-ns use, a
-//! `meta/snap.yaml` of `type: base`, no device nodes) and names the cache
-//! entry a build is kept under.
+//! Base snaps built from distribution packages (`snapcell base build`, and
+//! `install`/`try` when a snap's base is missing and snapcell knows a
+//! recipe for it): the root file system comes from mmdebstrap; this module
+//! gives it what a snap base carries (the mount points snap-confine and
+//! snap-update-ns use, a `meta/snap.yaml` of `type: base`, no device
+//! nodes), packs it with mksquashfs and keeps it in a cache named by a
+//! hash of the inputs.
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use snapcell_core::naming::validate_snap_name;
+use snapcell_core::snap_yaml::{SnapInfo, SnapType};
 
 /// The directories a snap base carries as mount points (snapd's bases
 /// have them; snap-confine binds the host's or the snap's over them).
@@ -140,6 +147,297 @@ impl BaseSpec {
     }
 }
 
+/// A base snapcell knows how to build: `install` and `try` build and
+/// install it when a snap needs it and it is missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recipe {
+    /// The base snap's name, as snaps give it in `base:`.
+    pub name: &'static str,
+    /// The Debian suite mmdebstrap installs.
+    pub suite: &'static str,
+    /// Packages besides mmdebstrap's minbase.
+    pub include: &'static [&'static str],
+}
+
+/// The bases snapcell can build by itself.
+pub const RECIPES: &[Recipe] = &[
+    Recipe {
+        name: "debian-12",
+        suite: "bookworm",
+        include: &[],
+    },
+    Recipe {
+        name: "debian-13",
+        suite: "trixie",
+        include: &[],
+    },
+];
+
+/// The recipe for base `name`, if snapcell has one.
+pub fn recipe(name: &str) -> Option<&'static Recipe> {
+    RECIPES.iter().find(|r| r.name == name)
+}
+
+impl Recipe {
+    pub fn spec(&self) -> BaseSpec {
+        let include: Vec<String> = self.include.iter().map(|p| (*p).to_owned()).collect();
+        BaseSpec::new(self.name, self.suite, &include)
+    }
+}
+
+/// Where built bases are kept unless `$SNAPCELL_CACHE_DIR` (or
+/// `base build --cache-dir`) says otherwise.
+pub const DEFAULT_CACHE_DIR: &str = "/var/cache/snapcell/bases";
+
+/// The environment variable naming the cache directory.
+pub const CACHE_DIR_ENV: &str = "SNAPCELL_CACHE_DIR";
+
+/// The cache directory: `given`, else `$SNAPCELL_CACHE_DIR`, else
+/// [`DEFAULT_CACHE_DIR`].
+pub fn cache_dir(given: Option<&Path>) -> PathBuf {
+    given
+        .map(Path::to_owned)
+        .or_else(|| std::env::var_os(CACHE_DIR_ENV).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CACHE_DIR))
+}
+
+/// Check a build's inputs: the name as a snap name, the suite as a plain
+/// word, the packages by Debian's rule for package names.
+pub fn check_spec(name: &str, suite: &str, include: &[String]) -> Result<(), String> {
+    validate_snap_name(name).map_err(|e| e.to_string())?;
+    if suite.is_empty()
+        || !suite
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        return Err(format!("invalid suite {suite:?}"));
+    }
+    if let Some(bad) = include.iter().find(|p| !valid_package(p.trim())) {
+        return Err(format!("invalid package name {bad:?}"));
+    }
+    Ok(())
+}
+
+/// Debian's package name rule (with an optional `:arch`).
+fn valid_package(p: &str) -> bool {
+    let name = p.split(':').next().unwrap_or("");
+    name.len() >= 2
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b))
+}
+
+/// What [`build`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Built {
+    /// The .snap in the cache.
+    pub path: PathBuf,
+    /// Whether it was there already.
+    pub cached: bool,
+}
+
+/// The base `spec` as a .snap in `cache_dir`: the cached one when its
+/// inputs were built before, else built now (mmdebstrap and mksquashfs,
+/// installed with apt-get when missing; their progress goes to standard
+/// error).
+pub fn build(spec: &BaseSpec, cache_dir: &Path) -> Result<Built, String> {
+    let path = spec.cache_path(cache_dir);
+    if path.is_file() {
+        return Ok(Built { path, cached: true });
+    }
+    fs::create_dir_all(cache_dir)
+        .map_err(|e| format!("cannot create {}: {e}", cache_dir.display()))?;
+    build_into(spec, cache_dir, &path)?;
+    Ok(Built {
+        path,
+        cached: false,
+    })
+}
+
+/// A build directory in the cache, removed when dropped.
+struct WorkDir(PathBuf);
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A base is packed with mksquashfs as snapd packs one (`-noappend -comp
+/// xz -no-fragments -no-progress`, and without `-all-root`: a base keeps
+/// its files' owners, which `snapcell pack`'s in-process writer makes
+/// root): it is also much faster on a tree of this size, compressing on
+/// every core.
+fn build_into(spec: &BaseSpec, cache_dir: &Path, cached: &Path) -> Result<(), String> {
+    ensure_installed("mmdebstrap", "mmdebstrap")?;
+    ensure_installed("mksquashfs", "squashfs-tools")?;
+    let work = WorkDir(cache_dir.join(format!(".build-{}", std::process::id())));
+    let _ = fs::remove_dir_all(&work.0);
+    fs::create_dir(&work.0).map_err(|e| {
+        format!(
+            "cannot make a build directory in {}: {e}",
+            cache_dir.display()
+        )
+    })?;
+    let root = work.0.join("root");
+    let status = Command::new("mmdebstrap")
+        .args(spec.mmdebstrap_args(&root))
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run mmdebstrap: {e}"))?;
+    if !status.success() {
+        return Err(format!("mmdebstrap failed ({status})"));
+    }
+    finish_tree(&root, spec).map_err(|e| format!("cannot prepare {}: {e}", root.display()))?;
+    let partial = work.0.join("base.snap");
+    let status = Command::new("mksquashfs")
+        .arg(&root)
+        .arg(&partial)
+        .args(["-noappend", "-comp", "xz", "-no-fragments", "-no-progress"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run mksquashfs: {e}"))?;
+    if !status.success() {
+        return Err(format!("mksquashfs failed ({status})"));
+    }
+    fs::rename(&partial, cached)
+        .map_err(|e| format!("cannot move the base into {}: {e}", cached.display()))
+}
+
+/// Install `package` with apt-get when `program` is not on the PATH.
+pub fn ensure_installed(program: &str, package: &str) -> Result<(), String> {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()));
+    if found {
+        return Ok(());
+    }
+    eprintln!("{program} is missing: installing {package} with apt-get");
+    for args in [
+        &["update", "-qq"][..],
+        &["install", "-y", "-qq", "--no-install-recommends", package][..],
+    ] {
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null())
+            .status()
+            .map_err(|e| format!("cannot run apt-get to install {package}: {e}"))?;
+        if !status.success() {
+            return Err(format!(
+                "cannot install {package}: apt-get {} failed ({status})",
+                args.join(" ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The base `info` needs, if any (bases, `os` and `snapd` snaps and
+/// `base: none` need none; no `base:` is `core`).
+pub fn base_of(info: &SnapInfo) -> Option<&str> {
+    match info.snap_type {
+        SnapType::Base | SnapType::Os | SnapType::Snapd => None,
+        _ => match info.base_or_default() {
+            "none" => None,
+            b => Some(b),
+        },
+    }
+}
+
+/// How to get base `base` when it is missing and snapcell has no recipe.
+pub fn how_to_get(base: &str) -> String {
+    let known: Vec<&str> = RECIPES.iter().map(|r| r.name).collect();
+    format!(
+        "install its .snap first (snapcell install --dangerous {base}_*.snap), or build one from \
+         Debian packages (snapcell base build {base} --suite bookworm); snapcell builds {} by itself",
+        known.join(" and ")
+    )
+}
+
+/// What [`provide_base`] did, for the caller to say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Provided {
+    pub base: String,
+    pub built: Built,
+    /// The build (or the cache lookup) and the install.
+    pub build_time: Duration,
+    pub install_time: Duration,
+}
+
+/// Before `snap` is installed: where its base is missing, build the base
+/// from its recipe (cached) and install it with `install` (snapcell's
+/// install of a .snap file), saying so on standard error with the time each
+/// step took. `installed(base)` says whether a snap is installed. A missing
+/// base without a recipe is an error saying how to get one.
+pub fn provide_base(
+    info: &SnapInfo,
+    installed: &dyn Fn(&str) -> Result<bool, String>,
+    install: &dyn Fn(&Path) -> Result<(), String>,
+) -> Result<Option<Provided>, String> {
+    let Some(base) = base_of(info) else {
+        return Ok(None);
+    };
+    if installed(base)? {
+        return Ok(None);
+    }
+    let name = &info.name;
+    let Some(recipe) = recipe(base) else {
+        return Err(format!(
+            "cannot install snap {name:?}: it requires base {base:?}, which is not installed; {}",
+            how_to_get(base)
+        ));
+    };
+    let spec = recipe.spec();
+    let dir = cache_dir(None);
+    let cached = spec.cache_path(&dir).is_file();
+    if cached {
+        eprintln!("snap {name:?} needs base {base:?}: installing it from the cache");
+    } else {
+        eprintln!(
+            "snap {name:?} needs base {base:?}: building it from Debian {} (mmdebstrap, minbase) into {}; a minute or a few",
+            recipe.suite,
+            dir.display()
+        );
+    }
+    let start = Instant::now();
+    let built = build(&spec, &dir)
+        .map_err(|e| format!("cannot build base {base:?} for snap {name:?}: {e}"))?;
+    let build_time = start.elapsed();
+    if !built.cached {
+        eprintln!(
+            "built base {base:?} in {:.1} s: {}",
+            build_time.as_secs_f64(),
+            built.path.display()
+        );
+    }
+    let start = Instant::now();
+    install(&built.path)
+        .map_err(|e| format!("cannot install base {base:?} for snap {name:?}: {e}"))?;
+    let install_time = start.elapsed();
+    eprintln!(
+        "installed base {base:?} in {:.1} s",
+        install_time.as_secs_f64()
+    );
+    Ok(Some(Provided {
+        base: base.to_owned(),
+        built,
+        build_time,
+        install_time,
+    }))
+}
+
+/// [`provide_base`] against this machine's state and installer: what
+/// `snapcell install` and `try` call before installing `info`.
+pub fn provide_missing_base(info: &SnapInfo) -> Result<Option<Provided>, String> {
+    provide_base(
+        info,
+        &|base| Ok(crate::manage::read_state()?.snaps.contains_key(base)),
+        &|path| crate::manage::install(path, true).map(|_| ()),
+    )
+}
+
 /// Give the root file system at `root` what a snap base carries: empty the
 /// directories only a running system fills, remove device nodes, FIFOs and
 /// sockets (a snap cannot hold them), create the mount points and write
@@ -252,6 +550,46 @@ mod tests {
                 "/t"
             ]
         );
+    }
+
+    #[test]
+    fn recipes_and_what_a_missing_base_says() {
+        let r = recipe("debian-12").unwrap();
+        assert_eq!((r.suite, r.include), ("bookworm", &[][..]));
+        // The same cache entry as `snapcell base build debian-12 --suite bookworm`.
+        assert_eq!(r.spec(), BaseSpec::new("debian-12", "bookworm", &[]));
+        assert!(recipe("core22").is_none());
+        for r in RECIPES {
+            check_spec(r.name, r.suite, &r.spec().include).unwrap();
+        }
+        assert_eq!(
+            how_to_get("core22"),
+            "install its .snap first (snapcell install --dangerous core22_*.snap), or build one from \
+             Debian packages (snapcell base build core22 --suite bookworm); snapcell builds \
+             debian-12 and debian-13 by itself"
+        );
+        assert_eq!(
+            check_spec("bb", "x/y", &[]).unwrap_err(),
+            "invalid suite \"x/y\""
+        );
+
+        let app = |base: &str| {
+            SnapInfo::parse(&format!("name: app\nversion: 1\nbase: {base}\n")).unwrap()
+        };
+        let none = |_: &str| -> Result<bool, String> { Ok(false) };
+        let never = |p: &Path| -> Result<(), String> { panic!("installed {p:?}") };
+        let e = provide_base(&app("core22"), &none, &never).unwrap_err();
+        assert!(
+            e.starts_with(
+                "cannot install snap \"app\": it requires base \"core22\", which is not installed; install its .snap"
+            ),
+            "{e}"
+        );
+        let all = |_: &str| -> Result<bool, String> { Ok(true) };
+        assert_eq!(provide_base(&app("core22"), &all, &never), Ok(None));
+        let base = SnapInfo::parse("name: b\nversion: 1\ntype: base\n").unwrap();
+        assert_eq!(provide_base(&base, &none, &never), Ok(None));
+        assert_eq!(base_of(&app("none")), None);
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! and snapd do for confinement on a machine without snapd, written to the
 //! same files snapd writes. `bins/snapcell` is only its command line.
 //!
-//! * [`base`]: base snaps built from distribution packages (what
-//!   `snapcell base build` adds to mmdebstrap's tree);
+//! * [`base`]: base snaps built from distribution packages (mmdebstrap's
+//!   tree made a base, packed and cached; the recipes `install` and `try`
+//!   build a missing base from);
 //! * [`image`]: snap files (squashfs) attached to loop devices and mounted
 //!   read-only, as snapd's mount units do;
 //! * [`snap_file`]: checking a `.snap` file or snap directory before
@@ -19,6 +20,8 @@
 //!   command line);
 //! * [`helpers`]: finding snap-confine, snap-exec, snap-seccomp and
 //!   snap-discard-ns next to snapcell;
+//! * [`userdata`]: users' `~/snap/NAME` data, copied on refresh and
+//!   removed with the snap as snapd does;
 //! * [`interfaces`]: what each supported interface adds to a snap's mount
 //!   profile and confinement when connected, which connect by themselves,
 //!   and `connect`, `disconnect` and `connections`;
@@ -41,3 +44,4 @@ pub mod security;
 pub mod snap_file;
 pub mod squashfs;
 pub mod state;
+pub mod userdata;

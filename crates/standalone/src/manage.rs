@@ -84,6 +84,7 @@ pub fn install(path: &Path, dangerous: bool) -> Result<Installed, String> {
             path.display().to_string()
         ));
     }
+    crate::base::provide_missing_base(&checked.info)?;
     install_checked(checked)
 }
 
@@ -276,6 +277,9 @@ fn place_revision(
             let _ = fs::remove_dir_all(&dd);
         }
     });
+    if let Some(prev) = previous {
+        undo.push(crate::userdata::copy_user_data(name, prev, revision)?);
+    }
 
     // current -> REV, in /snap/NAME and /var/snap/NAME.
     for parent in [snap_dir(name), data.clone()] {
@@ -446,9 +450,8 @@ pub fn remove(name: &str, _purge: bool) -> Result<(), String> {
     ] {
         remove_tree(&dir)?;
     }
-    if let Some(home) = std::env::var_os("HOME") {
-        remove_tree(&Path::new(&home).join("snap").join(name))?;
-    }
+    let revisions: Vec<&str> = snap.revisions.iter().map(|r| r.revision.as_str()).collect();
+    crate::userdata::remove_user_data(name, &revisions)?;
     state.snaps.remove(name);
     let consumers = state.consumers_of(name);
     state.forget_connections(name);

@@ -128,7 +128,34 @@ pub fn read_snap_yaml_beneath(root: &Path, shown: &str) -> Result<SnapInfo, Stri
     let info = SnapInfo::parse(&text).map_err(|e| format!("{shown}: meta/snap.yaml: {e}"))?;
     info.validate()
         .map_err(|e| format!("{shown}: meta/snap.yaml: {e}"))?;
+    let mut info = info;
+    info.add_implicit_hooks(hook_files(&dir).iter().map(String::as_str));
     Ok(info)
+}
+
+/// The names in the snap's `meta/hooks` (opened beneath the snap's root,
+/// without symlinks): snapd adds those that are hook types and that
+/// snap.yaml does not declare as implicit hooks. No directory: none.
+fn hook_files(root: &OwnedFd) -> Vec<String> {
+    let Ok(fd) = openat2(
+        root,
+        "meta/hooks",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    ) else {
+        return Vec::new();
+    };
+    let Ok(dir) = rustix::fs::Dir::read_from(&fd) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().ok().map(str::to_owned))
+        .filter(|n| n != "." && n != "..")
+        .collect();
+    names.sort();
+    names
 }
 
 /// Check a `.snap` file or a snap directory and read its metadata.
@@ -215,5 +242,33 @@ mod tests {
         assert!(e.contains("meta/snap.yaml"), "{e}");
         fs::write(d.join("meta/snap.yaml"), "name: good\nversion: 1\n").unwrap();
         assert_eq!(check(d).unwrap().info.name, "good");
+    }
+
+    #[test]
+    fn hooks_in_meta_hooks_are_added_as_snapd_adds_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        fs::create_dir_all(d.join("meta/hooks")).unwrap();
+        fs::write(
+            d.join("meta/snap.yaml"),
+            "name: good\nversion: 1\nhooks:\n  configure:\n    plugs: [home]\n",
+        )
+        .unwrap();
+        for f in ["install", "configure", "remove", "notes.txt"] {
+            fs::write(d.join("meta/hooks").join(f), "#!/bin/sh\n").unwrap();
+        }
+        let info = check(d).unwrap().info;
+        assert_eq!(
+            info.hooks.keys().collect::<Vec<_>>(),
+            ["configure", "install", "remove"]
+        );
+        assert_eq!(info.hooks["configure"].plugs, ["home"]);
+        // A meta/hooks that is a symlink is not followed.
+        fs::remove_dir_all(d.join("meta/hooks")).unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        fs::write(elsewhere.path().join("install"), "").unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), d.join("meta/hooks")).unwrap();
+        let info = check(d).unwrap().info;
+        assert_eq!(info.hooks.keys().collect::<Vec<_>>(), ["configure"]);
     }
 }

@@ -15,10 +15,12 @@
 //! before parsing.
 
 mod decode;
+mod implicit;
 mod model;
 mod validate;
 
 pub use decode::{MAX_SNAP_YAML_LEN, SnapYamlError};
+pub use implicit::is_supported_hook;
 pub use model::{
     AppInfo, Confinement, Environment, HookInfo, PlugInfo, SlotInfo, SnapInfo, SnapType,
 };
