@@ -1,0 +1,621 @@
+//! Crash safety of the standalone front end (issue 10, "State"): a crash at
+//! any step of install, refresh, revert or remove leaves the machine as
+//! before the command or as after it, never between, once the next command
+//! has run; and that next command works.
+//!
+//! For each command, in a throwaway world: the machine is put in the state
+//! before the command; one run with `SNAPCELL_FAULT=none` lists the
+//! command's fault points (and gives the state after it); then, for each
+//! point, the machine is put back in the state before, the command is run
+//! with `SNAPCELL_FAULT=POINT` (it kills itself with SIGKILL there), and
+//! `snapcell list` (the next command, which recovers the interrupted change
+//! under the state lock) must leave exactly the state before (an install,
+//! refresh or revert is undone, unless it was cut short after its final
+//! save) or after (a removal is finished). What is compared: the mounts
+//! under `/snap`, the loop devices backed by snap files, every file, link
+//! and directory under `/snap`, `/var/snap`, `/var/lib/snapd` and
+//! `~/snap` (contents included), and the state. The command is then run
+//! again without a fault where it was undone, and must give the state
+//! after; at the end the app runs, everything is removed and nothing is
+//! left (mounts, loop devices, files).
+//!
+//! Fault points exist only in a snapcell built with the `fault-injection`
+//! feature. When this test is not itself built with it, it builds such a
+//! snapcell with cargo into `target/fault-injection` first, so that the
+//! snapcell other tests use (and the one that ships) never has it. The
+//! helpers (snap-confine, snap-exec, snap-seccomp, snap-discard-ns) come
+//! from the workspace's target directory: build the workspace first.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Instant;
+
+use snapcell_sys::loopdev::backing_file_of;
+use snapcell_test_support::snapshot::attached_loops;
+use snapcell_test_support::{MachineSnapshot, Tree, build_squashfs, run_in_world, scratch_dir};
+
+const APP: &str = "sc-crash";
+const BASE: &str = "sc-crash-base";
+
+const HELPERS: &[&str] = &[
+    "snap-confine",
+    "snap-exec",
+    "snap-seccomp",
+    "snap-discard-ns",
+];
+
+/// A snapcell that honours `SNAPCELL_FAULT`.
+fn faulty_snapcell() -> PathBuf {
+    if cfg!(feature = "fault-injection") {
+        return PathBuf::from(env!("CARGO_BIN_EXE_snapcell"));
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let workspace = manifest.ancestors().nth(2).expect("workspace root");
+    let target = workspace.join("target").join("fault-injection");
+    let status = Command::new(env!("CARGO"))
+        .current_dir(workspace)
+        .args([
+            "build",
+            "-q",
+            "--locked",
+            "-p",
+            "snapcell",
+            "--features",
+            "fault-injection",
+            "--target-dir",
+        ])
+        .arg(&target)
+        .status()
+        .expect("run cargo");
+    assert!(
+        status.success(),
+        "cannot build snapcell with the fault-injection feature"
+    );
+    target.join("debug").join("snapcell")
+}
+
+/// Where cargo put the workspace's binaries.
+fn helper_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_snapcell"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// A base: busybox, snapd's mount points, and the C library our
+/// (dynamically linked) snap-exec needs.
+fn base_tree() -> Tree {
+    let busybox = fs::read("/bin/busybox").expect("busybox-static must be installed");
+    let mut tree = Tree::new();
+    for dir in [
+        "bin",
+        "dev",
+        "etc",
+        "home",
+        "root",
+        "proc",
+        "sys",
+        "tmp",
+        "var/snap",
+        "var/lib/snapd/hostfs",
+        "var/tmp",
+        "var/log",
+        "run",
+        "lib/modules",
+        "usr/src",
+        "usr/lib/snapd",
+        "usr/share/sc-crash",
+        "media",
+        "snap",
+        "mnt",
+    ] {
+        tree = tree.dir(dir, 0o755);
+    }
+    tree = tree
+        .file(
+            "meta/snap.yaml",
+            format!("name: {BASE}\nversion: '1'\ntype: base\n"),
+            0o644,
+        )
+        .file("bin/busybox", busybox, 0o755)
+        .file("etc/nsswitch.conf", "passwd: files\n", 0o644);
+    for applet in ["sh", "cat", "echo"] {
+        tree = tree.symlink(format!("bin/{applet}"), "busybox");
+    }
+    let out = Command::new("ldd")
+        .arg(helper_dir().join("snap-exec"))
+        .output()
+        .unwrap();
+    for lib in String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let path = l.split("=>").last()?.split_whitespace().next()?;
+            path.starts_with('/').then(|| PathBuf::from(path))
+        })
+    {
+        let bytes = fs::read(&lib).unwrap();
+        tree = tree.file(lib.strip_prefix("/").unwrap(), bytes, 0o755);
+    }
+    tree
+}
+
+/// A hook that records that it ran in the revision's data (undone with it).
+const HOOK: &str = "#!/bin/sh\necho ${0##*/}-$SNAP_REVISION >> $SNAP_DATA/hooks\n";
+
+/// The app: two apps, a layout, install, configure and post-refresh hooks.
+fn app_tree(version: &str) -> Tree {
+    Tree::new()
+        .file(
+            "meta/snap.yaml",
+            format!(
+                "name: {APP}\nversion: '{version}'\nbase: {BASE}\n\
+                 apps:\n  {APP}:\n    command: bin/hello\n  other:\n    command: bin/hello\n\
+                 hooks:\n  install:\n  configure:\n  post-refresh:\n\
+                 plugs:\n  network:\n\
+                 layout:\n  /usr/share/{APP}:\n    bind: $SNAP/share\n"
+            ),
+            0o644,
+        )
+        .file(
+            "bin/hello",
+            "#!/bin/sh\necho SNAP=$SNAP\ncat /usr/share/sc-crash/greeting\ncat $SNAP_DATA/hooks\n",
+            0o755,
+        )
+        .file("meta/hooks/install", HOOK, 0o755)
+        .file("meta/hooks/configure", HOOK, 0o755)
+        .file("meta/hooks/post-refresh", HOOK, 0o755)
+        .file("share/greeting", format!("version {version}\n"), 0o644)
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    snapcell: PathBuf,
+    home: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let faulty = faulty_snapcell();
+        let dir = scratch_dir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = dir.path().join("bin");
+        fs::create_dir(&bin).unwrap();
+        let snapcell = bin.join("snapcell");
+        fs::copy(&faulty, &snapcell).unwrap();
+        for h in HELPERS {
+            let from = helper_dir().join(h);
+            assert!(
+                from.is_file(),
+                "{} is missing: build the workspace first (cargo build --workspace)",
+                from.display()
+            );
+            fs::copy(&from, bin.join(h)).unwrap();
+        }
+        let home = dir.path().join("home");
+        fs::create_dir(&home).unwrap();
+        let fx = Fixture {
+            dir,
+            snapcell,
+            home,
+        };
+        fx.image("base", &base_tree());
+        fx.image("app1", &app_tree("1.0"));
+        fx.image("app2", &app_tree("2.0"));
+        fx
+    }
+
+    fn image(&self, name: &str, tree: &Tree) {
+        let src = self.dir.path().join(format!("{name}.d"));
+        tree.write_to(&src).unwrap();
+        build_squashfs(&src, Path::new(&self.path(name))).unwrap();
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir
+            .path()
+            .join(format!("{name}.snap"))
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    fn run(&self, args: &[&str], fault: Option<&str>) -> Output {
+        let mut cmd = Command::new(&self.snapcell);
+        cmd.args(args)
+            .env_clear()
+            .env("HOME", &self.home)
+            .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
+            .current_dir("/");
+        if let Some(point) = fault {
+            cmd.env("SNAPCELL_FAULT", point);
+        }
+        cmd.output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args, None);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{args:?} failed ({}):\nstderr:\n{}\nstdout:\n{stdout}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+}
+
+/// What a command may change, normalised (no ids, loop numbers or times).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Machine {
+    mounts: Vec<String>,
+    loops: Vec<String>,
+    files: BTreeMap<PathBuf, String>,
+    state: serde_json::Value,
+}
+
+impl Machine {
+    fn take(home: &Path) -> Machine {
+        let mut mounts: Vec<String> = fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(' ').collect();
+                let dir = f[4];
+                if !dir.starts_with("/snap/") {
+                    return None;
+                }
+                let sep = f.iter().position(|x| *x == "-")?;
+                let source = if f[sep + 2].starts_with("/dev/loop") {
+                    "/dev/loop"
+                } else {
+                    f[sep + 2]
+                };
+                Some(format!("{dir} {} {} {source} {}", f[3], f[5], f[sep + 1]))
+            })
+            .collect();
+        mounts.sort();
+        let mut loops: Vec<String> = our_loops().into_values().collect();
+        loops.sort();
+        let mut files = BTreeMap::new();
+        for d in ["/snap", "/var/snap", "/var/lib/snapd"] {
+            walk(Path::new(d), &mut files);
+        }
+        walk(&home.join("snap"), &mut files);
+        files.remove(Path::new("/var/lib/snapd/standalone/state.json"));
+        files.remove(Path::new("/var/lib/snapd/standalone/state.lock"));
+        let state = fs::read("/var/lib/snapd/standalone/state.json")
+            .map(|b| serde_json::from_slice(&b).expect("the state is JSON"))
+            .unwrap_or(serde_json::Value::Null);
+        Machine {
+            mounts,
+            loops,
+            files,
+            state,
+        }
+    }
+
+    /// What differs from `other`, for a failure message.
+    fn diff(&self, other: &Machine) -> String {
+        let mut out = String::new();
+        if self.mounts != other.mounts {
+            out += &format!("mounts: {:#?}\n  vs {:#?}\n", self.mounts, other.mounts);
+        }
+        if self.loops != other.loops {
+            out += &format!("loops: {:?} vs {:?}\n", self.loops, other.loops);
+        }
+        for (p, d) in &self.files {
+            match other.files.get(p) {
+                Some(o) if o == d => {}
+                o => out += &format!("{}: {d} vs {o:?}\n", p.display()),
+            }
+        }
+        for (p, o) in &other.files {
+            if !self.files.contains_key(p) {
+                out += &format!("{}: missing vs {o}\n", p.display());
+            }
+        }
+        if self.state != other.state {
+            out += &format!("state: {:#}\n  vs {:#}\n", self.state, other.state);
+        }
+        out
+    }
+}
+
+/// The loop devices (and their backing files) backed by a file of this
+/// world's `/var/lib/snapd` (a tmpfs of its own: the machine's other loop
+/// devices, other tests' included, are not ours), deleted files included.
+fn our_loops() -> BTreeMap<String, String> {
+    let st = rustix::fs::stat("/var/lib/snapd").unwrap();
+    let ours = (rustix::fs::major(st.st_dev), rustix::fs::minor(st.st_dev));
+    attached_loops()
+        .into_iter()
+        .filter(|(dev, _)| {
+            backing_file_of(&Path::new("/dev").join(dev))
+                .ok()
+                .flatten()
+                .is_some_and(|b| b.device_numbers() == ours)
+        })
+        .collect()
+}
+
+/// Every entry under `dir` with its kind and contents, not descending into
+/// the mounted revisions `/snap/NAME/REV` (their mounts are compared).
+fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, String>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let meta = fs::symlink_metadata(&path).unwrap();
+        let mode = meta.permissions().mode() & 0o7777;
+        let what = if meta.file_type().is_symlink() {
+            format!("link -> {}", fs::read_link(&path).unwrap().display())
+        } else if meta.is_dir() {
+            format!("dir {mode:o}")
+        } else {
+            let mut h = DefaultHasher::new();
+            fs::read(&path).unwrap().hash(&mut h);
+            format!("file {mode:o} {} {:x}", meta.len(), h.finish())
+        };
+        out.insert(path.clone(), what);
+        let mounted_revision = path.parent().and_then(Path::parent) == Some(Path::new("/snap"));
+        if meta.is_dir() && !mounted_revision {
+            walk(&path, out);
+        }
+    }
+}
+
+/// The fault points a run passed, in order.
+fn points(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| l.strip_prefix("snapcell-fault-point: "))
+        .map(String::from)
+        .collect()
+}
+
+/// One command under test: how to reach the state before it, the command,
+/// and whether a crash in it is undone (install, refresh, revert) or
+/// finished (remove).
+/// `@NAME` in an argument stands for the fixture's image `NAME`.
+struct Case {
+    setup: &'static [&'static [&'static str]],
+    command: &'static [&'static str],
+    undone: bool,
+    /// Points a run must pass (a check that the list is complete).
+    expected: &'static [&'static str],
+}
+
+/// `args` with `@NAME` replaced by the path of the fixture's image `NAME`.
+fn resolve(fx: &Fixture, args: &[&str]) -> Vec<String> {
+    args.iter()
+        .map(|a| match a.strip_prefix('@') {
+            Some(name) => fx.path(name),
+            None => (*a).to_owned(),
+        })
+        .collect()
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// Back to "the base installed, the app not", whatever state the app is in.
+fn reset(fx: &Fixture) {
+    let out = fx.run(&["remove", APP], None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() || err.contains("is not installed"),
+        "remove: {err}"
+    );
+}
+
+fn run_case(case: Case) {
+    let fx = Fixture::new();
+    let machine = MachineSnapshot::take();
+    run_in_world(|_w| {
+        let start = Instant::now();
+        let untouched = Machine::take(&fx.home);
+        fx.ok(&["install", "--dangerous", &fx.path("base")]);
+        let setup_args: Vec<Vec<String>> = case.setup.iter().map(|a| resolve(&fx, a)).collect();
+        let command_args = resolve(&fx, case.command);
+        let command = strs(&command_args);
+        let command = command.as_slice();
+        let setup = || {
+            reset(&fx);
+            for args in &setup_args {
+                fx.ok(&strs(args));
+            }
+        };
+        // Once, so that what a first run leaves for good (snap-confine's
+        // directories, as snapd's) is there before each run.
+        setup();
+        fx.ok(command);
+        reset(&fx);
+        let with_base = Machine::take(&fx.home);
+        setup();
+        let before = Machine::take(&fx.home);
+        let clean = fx.run(command, Some("none"));
+        assert!(
+            clean.status.success(),
+            "{:?}: {}",
+            command,
+            String::from_utf8_lossy(&clean.stderr)
+        );
+        let after = Machine::take(&fx.home);
+        assert_ne!(before, after);
+        let all = points(&clean);
+        for p in case.expected {
+            assert!(all.iter().any(|a| a == p), "no fault point {p} in {all:?}");
+        }
+        eprintln!(
+            "{:?}: {} fault points ({:.1?} so far): {all:?}",
+            command,
+            all.len(),
+            start.elapsed()
+        );
+        for point in &all {
+            setup();
+            assert_eq!(
+                Machine::take(&fx.home).diff(&before),
+                "",
+                "setup for {point}"
+            );
+            let out = fx.run(command, Some(point));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.signal(),
+                Some(9),
+                "{point}: not killed ({}): {err}",
+                out.status
+            );
+            assert!(err.contains(&format!("killed at {point}")), "{err}");
+            // The next command recovers.
+            fx.ok(&["list"]);
+            let now = Machine::take(&fx.home);
+            let expected = if case.undone && point != "commit" {
+                &before
+            } else {
+                &after
+            };
+            let diff = now.diff(expected);
+            assert_eq!(
+                diff,
+                "",
+                "after a crash at {point} of {:?} and a recovery, the machine is not as {} the command",
+                command,
+                if std::ptr::eq(expected, &before) {
+                    "before"
+                } else {
+                    "after"
+                }
+            );
+            if std::ptr::eq(expected, &before) {
+                // And the command works the second time.
+                fx.ok(command);
+                assert_eq!(Machine::take(&fx.home).diff(&after), "", "{point}, again");
+            }
+        }
+        eprintln!("{:?}: every point done in {:.1?}", command, start.elapsed());
+        // The app runs after all this (when installed), and everything goes.
+        setup();
+        fx.ok(command);
+        if case.undone {
+            let out = fx.ok(&["run", APP]);
+            assert!(out.starts_with(&format!("SNAP=/snap/{APP}/")), "{out}");
+            // The hooks ran (and their record went with each undo).
+            assert!(out.contains("\nconfigure-x"), "{out}");
+        }
+        reset(&fx);
+        assert_eq!(Machine::take(&fx.home).diff(&with_base), "");
+        fx.ok(&["remove", BASE]);
+        let left = Machine::take(&fx.home);
+        assert!(left.loops.is_empty(), "{:?}", left.loops);
+        assert!(left.mounts.is_empty(), "{:?}", left.mounts);
+        let mut expected_files = untouched.files.clone();
+        // Directories snapd keeps too, and snap-confine's files.
+        let new: Vec<_> = left
+            .files
+            .iter()
+            .filter(|(p, _)| !untouched.files.contains_key(*p))
+            .filter(|(_, d)| !d.starts_with("dir "))
+            .collect();
+        assert_eq!(new, Vec::<(&PathBuf, &String)>::new());
+        expected_files.retain(|p, _| left.files.contains_key(p));
+        assert_eq!(expected_files, untouched.files, "files went missing");
+    });
+    machine.assert_unchanged();
+}
+
+#[test]
+fn a_crash_at_any_step_of_a_first_install_is_undone_by_the_next_command() {
+    run_case(Case {
+        setup: &[],
+        command: &["install", "--dangerous", "@app1"],
+        undone: true,
+        expected: &[
+            "begin",
+            "enter:blob",
+            "blob-partial",
+            "blob",
+            "loop-attached#2",
+            "mount",
+            "data",
+            "snap-current",
+            "current",
+            "security",
+            "hook-install",
+            "hook-configure",
+            "commit",
+        ],
+    });
+}
+
+#[test]
+fn a_crash_at_any_step_of_a_refresh_is_undone_by_the_next_command() {
+    run_case(Case {
+        setup: &[&["install", "--dangerous", "@app1"]],
+        command: &["install", "--dangerous", "@app2"],
+        undone: true,
+        expected: &[
+            "begin",
+            "blob",
+            "loop-attached#2",
+            "mount",
+            "data",
+            "current",
+            "security",
+            "discard-namespace",
+            "hook-post-refresh",
+            "hook-configure",
+            "commit",
+        ],
+    });
+}
+
+#[test]
+fn a_crash_at_any_step_of_a_revert_is_undone_by_the_next_command() {
+    run_case(Case {
+        setup: &[
+            &["install", "--dangerous", "@app1"],
+            &["install", "--dangerous", "@app2"],
+        ],
+        command: &["revert", APP],
+        undone: true,
+        expected: &[
+            "begin",
+            "security",
+            "current",
+            "discard-namespace",
+            "commit",
+        ],
+    });
+}
+
+#[test]
+fn a_crash_at_any_step_of_a_remove_is_finished_by_the_next_command() {
+    run_case(Case {
+        setup: &[
+            &["install", "--dangerous", "@app1"],
+            &["install", "--dangerous", "@app2"],
+        ],
+        command: &["remove", APP],
+        undone: false,
+        expected: &[
+            "begin",
+            "discard-namespace",
+            "security",
+            "current",
+            "unmount-x1",
+            "unmount-x2",
+            "data",
+            "commit",
+        ],
+    });
+}
