@@ -39,7 +39,16 @@ use snapcell_sys::loopdev::backing_file_of;
 use snapcell_test_support::snapshot::attached_loops;
 use snapcell_test_support::{MachineSnapshot, Tree, build_squashfs, run_in_world, scratch_dir};
 
-const APP: &str = "sc-crash";
+/// The app's name: `sc-crash-` and the test's own word, so that tests
+/// running at the same time share no cgroup (`snap.NAME.*`), which is the
+/// machine's, not the world's. `APP` in a command stands for it.
+static APP_NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn app() -> &'static str {
+    APP_NAME.get().expect("run_case names the app")
+}
+
+const APP: &str = "APP";
 const BASE: &str = "sc-crash-base";
 
 const HELPERS: &[&str] = &[
@@ -153,11 +162,12 @@ fn app_tree(version: &str) -> Tree {
         .file(
             "meta/snap.yaml",
             format!(
-                "name: {APP}\nversion: '{version}'\nbase: {BASE}\n\
-                 apps:\n  {APP}:\n    command: bin/hello\n  other:\n    command: bin/hello\n\
+                "name: {app}\nversion: '{version}'\nbase: {BASE}\n\
+                 apps:\n  {app}:\n    command: bin/hello\n  other:\n    command: bin/hello\n\
                  hooks:\n  install:\n  configure:\n  post-refresh:\n\
                  plugs:\n  network:\n\
-                 layout:\n  /usr/share/{APP}:\n    bind: $SNAP/share\n"
+                 layout:\n  /usr/share/sc-crash:\n    bind: $SNAP/share\n",
+                app = app()
             ),
             0o644,
         )
@@ -385,19 +395,44 @@ fn points(out: &Output) -> Vec<String> {
 /// finished (remove).
 /// `@NAME` in an argument stands for the fixture's image `NAME`.
 struct Case {
+    /// The test's word in the app's name.
+    name: &'static str,
     setup: &'static [&'static [&'static str]],
     command: &'static [&'static str],
     undone: bool,
     /// Points a run must pass (a check that the list is complete).
     expected: &'static [&'static str],
+    /// Crash the command at this point only, then its recovery at each of
+    /// the recovery's points.
+    crash_recovery_after: Option<&'static str>,
 }
 
-/// `args` with `@NAME` replaced by the path of the fixture's image `NAME`.
+fn expect_killed(out: &Output, point: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.signal(),
+        Some(9),
+        "{point}: not killed ({}): {err}",
+        out.status
+    );
+    assert!(err.contains(&format!("killed at {point}")), "{err}");
+}
+
+/// `args` with `@NAME` replaced by the path of the fixture's image `NAME`
+/// and `%NAME` by its source directory.
 fn resolve(fx: &Fixture, args: &[&str]) -> Vec<String> {
     args.iter()
-        .map(|a| match a.strip_prefix('@') {
-            Some(name) => fx.path(name),
-            None => (*a).to_owned(),
+        .map(|a| {
+            if let Some(name) = a.strip_prefix('@') {
+                fx.path(name)
+            } else if *a == APP {
+                app().to_owned()
+            } else if let Some(name) = a.strip_prefix('%') {
+                let dir = fx.dir.path().join(format!("{name}.d"));
+                dir.to_str().unwrap().to_owned()
+            } else {
+                (*a).to_owned()
+            }
         })
         .collect()
 }
@@ -408,7 +443,7 @@ fn strs(v: &[String]) -> Vec<&str> {
 
 /// Back to "the base installed, the app not", whatever state the app is in.
 fn reset(fx: &Fixture) {
-    let out = fx.run(&["remove", APP], None);
+    let out = fx.run(&["remove", app()], None);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() || err.contains("is not installed"),
@@ -417,7 +452,10 @@ fn reset(fx: &Fixture) {
 }
 
 fn run_case(case: Case) {
+    APP_NAME.set(format!("sc-crash-{}", case.name)).unwrap();
     let fx = Fixture::new();
+    let src = fx.dir.path().join("app1.d");
+    fs::set_permissions(&src, fs::Permissions::from_mode(0o755)).unwrap();
     let machine = MachineSnapshot::take();
     run_in_world(|_w| {
         let start = Instant::now();
@@ -460,7 +498,9 @@ fn run_case(case: Case) {
             all.len(),
             start.elapsed()
         );
-        for point in &all {
+        // Crash the command at `point`; with `in_recovery`, crash the
+        // recovery (the next command) at that point too.
+        let crash = |point: &str, in_recovery: Option<&str>| -> Output {
             setup();
             assert_eq!(
                 Machine::take(&fx.home).diff(&before),
@@ -468,38 +508,46 @@ fn run_case(case: Case) {
                 "setup for {point}"
             );
             let out = fx.run(command, Some(point));
-            let err = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(
-                out.status.signal(),
-                Some(9),
-                "{point}: not killed ({}): {err}",
-                out.status
-            );
-            assert!(err.contains(&format!("killed at {point}")), "{err}");
+            expect_killed(&out, point);
+            let recovery = fx.run(&["list"], in_recovery.or(Some("none")));
+            if let Some(r) = in_recovery {
+                expect_killed(&recovery, r);
+            }
+            recovery
+        };
+        let check = |point: &str, in_recovery: Option<&str>| {
+            crash(point, in_recovery);
             // The next command recovers.
             fx.ok(&["list"]);
             let now = Machine::take(&fx.home);
-            let expected = if case.undone && point != "commit" {
-                &before
-            } else {
-                &after
-            };
-            let diff = now.diff(expected);
+            let undone = case.undone && point != "commit";
+            let expected = if undone { &before } else { &after };
             assert_eq!(
-                diff,
+                now.diff(expected),
                 "",
-                "after a crash at {point} of {:?} and a recovery, the machine is not as {} the command",
-                command,
-                if std::ptr::eq(expected, &before) {
-                    "before"
-                } else {
-                    "after"
-                }
+                "after a crash at {point} of {command:?} (and in its recovery at {in_recovery:?}) \
+                 and a recovery, the machine is not as {} the command",
+                if undone { "before" } else { "after" }
             );
-            if std::ptr::eq(expected, &before) {
+            if undone {
                 // And the command works the second time.
                 fx.ok(command);
                 assert_eq!(Machine::take(&fx.home).diff(&after), "", "{point}, again");
+            }
+        };
+        match case.crash_recovery_after {
+            None => {
+                for point in &all {
+                    check(point, None);
+                }
+            }
+            Some(point) => {
+                let in_recovery = points(&crash(point, None));
+                eprintln!("recovery points after {point}: {in_recovery:?}");
+                assert!(!in_recovery.is_empty());
+                for r in &in_recovery {
+                    check(point, Some(r));
+                }
             }
         }
         eprintln!("{:?}: every point done in {:.1?}", command, start.elapsed());
@@ -507,8 +555,8 @@ fn run_case(case: Case) {
         setup();
         fx.ok(command);
         if case.undone {
-            let out = fx.ok(&["run", APP]);
-            assert!(out.starts_with(&format!("SNAP=/snap/{APP}/")), "{out}");
+            let out = fx.ok(&["run", app()]);
+            assert!(out.starts_with(&format!("SNAP=/snap/{}/", app())), "{out}");
             // The hooks ran (and their record went with each undo).
             assert!(out.contains("\nconfigure-x"), "{out}");
         }
@@ -536,9 +584,11 @@ fn run_case(case: Case) {
 #[test]
 fn a_crash_at_any_step_of_a_first_install_is_undone_by_the_next_command() {
     run_case(Case {
+        name: "install",
         setup: &[],
         command: &["install", "--dangerous", "@app1"],
         undone: true,
+        crash_recovery_after: None,
         expected: &[
             "begin",
             "enter:blob",
@@ -560,9 +610,11 @@ fn a_crash_at_any_step_of_a_first_install_is_undone_by_the_next_command() {
 #[test]
 fn a_crash_at_any_step_of_a_refresh_is_undone_by_the_next_command() {
     run_case(Case {
+        name: "refresh",
         setup: &[&["install", "--dangerous", "@app1"]],
         command: &["install", "--dangerous", "@app2"],
         undone: true,
+        crash_recovery_after: None,
         expected: &[
             "begin",
             "blob",
@@ -582,12 +634,14 @@ fn a_crash_at_any_step_of_a_refresh_is_undone_by_the_next_command() {
 #[test]
 fn a_crash_at_any_step_of_a_revert_is_undone_by_the_next_command() {
     run_case(Case {
+        name: "revert",
         setup: &[
             &["install", "--dangerous", "@app1"],
             &["install", "--dangerous", "@app2"],
         ],
         command: &["revert", APP],
         undone: true,
+        crash_recovery_after: None,
         expected: &[
             "begin",
             "security",
@@ -601,12 +655,14 @@ fn a_crash_at_any_step_of_a_revert_is_undone_by_the_next_command() {
 #[test]
 fn a_crash_at_any_step_of_a_remove_is_finished_by_the_next_command() {
     run_case(Case {
+        name: "remove",
         setup: &[
             &["install", "--dangerous", "@app1"],
             &["install", "--dangerous", "@app2"],
         ],
         command: &["remove", APP],
         undone: false,
+        crash_recovery_after: None,
         expected: &[
             "begin",
             "discard-namespace",
@@ -617,5 +673,44 @@ fn a_crash_at_any_step_of_a_remove_is_finished_by_the_next_command() {
             "data",
             "commit",
         ],
+    });
+}
+
+#[test]
+fn a_crash_at_any_step_of_a_try_is_undone_by_the_next_command() {
+    run_case(Case {
+        name: "try",
+        setup: &[],
+        command: &["try", "%app1"],
+        undone: true,
+        crash_recovery_after: None,
+        expected: &["begin", "blob", "bound", "mount", "current", "commit"],
+    });
+}
+
+#[test]
+fn a_crash_while_recovering_from_a_crashed_refresh_is_recovered_by_the_command_after() {
+    run_case(Case {
+        name: "rrefresh",
+        setup: &[&["install", "--dangerous", "@app1"]],
+        command: &["install", "--dangerous", "@app2"],
+        undone: true,
+        crash_recovery_after: Some("hook-configure"),
+        expected: &[],
+    });
+}
+
+#[test]
+fn a_crash_while_finishing_a_crashed_remove_is_finished_by_the_command_after() {
+    run_case(Case {
+        name: "rremove",
+        setup: &[
+            &["install", "--dangerous", "@app1"],
+            &["install", "--dangerous", "@app2"],
+        ],
+        command: &["remove", APP],
+        undone: false,
+        crash_recovery_after: Some("enter:security"),
+        expected: &[],
     });
 }

@@ -609,7 +609,12 @@ pub fn recover(lock: &StateLock, state: &mut State) -> Result<(), String> {
     match &change.kind {
         ChangeKind::Remove { snap, home } => {
             if let Some(s) = state.snaps.get(snap).cloned() {
-                remove_steps(snap, &s, home.as_deref(), &mut |_, run| run()).map_err(fail)?;
+                let mut step = |step: &str, run: &dyn Fn() -> Result<(), String>| {
+                    run()?;
+                    fault::point(&format!("finish:{step}"));
+                    Ok(())
+                };
+                remove_steps(snap, &s, home.as_deref(), &mut step).map_err(fail)?;
             }
             state.snaps.remove(snap);
             state.forget_connections(snap);
@@ -625,6 +630,8 @@ pub fn recover(lock: &StateLock, state: &mut State) -> Result<(), String> {
 /// started, and again after a crash of its own.
 fn undo(before: &State, change: &Change) -> Result<(), String> {
     let entered = |step: &str| change.steps.iter().any(|s| s == step);
+    // A fault point after each step's undo (a crash in recovery).
+    let undone = |step: &str| fault::point(&format!("undo:{step}"));
     match &change.kind {
         ChangeKind::Install {
             snap: name,
@@ -647,6 +654,7 @@ fn undo(before: &State, change: &Change) -> Result<(), String> {
                 .any(|s| s.starts_with("hook-") || s == "discard-namespace")
             {
                 discard_namespace(name)?;
+                undone("discard-namespace");
             }
             if entered("security") {
                 match previous {
@@ -656,16 +664,19 @@ fn undo(before: &State, change: &Change) -> Result<(), String> {
                     }
                     None => remove_security(name)?,
                 }
+                undone("security");
             }
             if entered("current") {
                 restore_link(&snap_dir(name).join("current"), snap_current.as_deref())?;
                 restore_link(&data.join("current"), data_current.as_deref())?;
+                undone("current");
             }
             if entered("data") {
                 remove_tree(&data.join(revision))?;
                 if !data_existed {
                     remove_tree(&data)?;
                 }
+                undone("data");
             }
             if entered("mount") {
                 unmount_all(&mount_dir(name, revision))?;
@@ -673,11 +684,13 @@ fn undo(before: &State, change: &Change) -> Result<(), String> {
                     remove_file(&snap_dir(name).join("current.new"))?;
                     remove_dir(&snap_dir(name))?;
                 }
+                undone("mount");
             }
             if entered("blob") {
                 let blob = PathBuf::from(Dirs::HOST.snap_blob(name, revision));
                 remove_file(&blob.with_extension("snap.partial"))?;
                 remove_file(&blob)?;
+                undone("blob");
             }
             if let Some(home) = home {
                 let dir = user_snap_dir(home, name);
@@ -701,10 +714,12 @@ fn undo(before: &State, change: &Change) -> Result<(), String> {
                     &PathBuf::from(Dirs::HOST.snap_data(name)).join("current"),
                     data_current.as_deref(),
                 )?;
+                undone("current");
             }
             if entered("security") {
                 let info = installed_info(name, from)?;
                 write_security(&info, from, &before.connected_interfaces(name))?;
+                undone("security");
             }
             Ok(())
         }
@@ -716,6 +731,7 @@ fn undo(before: &State, change: &Change) -> Result<(), String> {
                 let info = installed_info(name, &rev.revision)?;
                 write_security(&info, &rev.revision, &before.connected_interfaces(name))?;
                 discard_namespace(name)?;
+                undone(name);
             }
             Ok(())
         }
