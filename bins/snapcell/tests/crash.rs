@@ -714,3 +714,69 @@ fn a_crash_while_finishing_a_crashed_remove_is_finished_by_the_command_after() {
         expected: &[],
     });
 }
+
+/// A change of connections (the journal connect and disconnect use, see
+/// `manage::change_connections`) cut short after it rewrote a snap's
+/// security files: the next command writes them again from the saved
+/// connections. The crash is simulated by leaving the journal as a killed
+/// process leaves it (the step saved, no commit).
+#[test]
+fn a_change_of_connections_cut_short_is_undone_by_the_next_command() {
+    APP_NAME.set("sc-crash-connect".to_owned()).unwrap();
+    let fx = Fixture::new();
+    let machine = MachineSnapshot::take();
+    run_in_world(|_w| {
+        fx.ok(&["install", "--dangerous", &fx.path("base")]);
+        fx.ok(&["install", "--dangerous", &fx.path("app1")]);
+        let before = Machine::take(&fx.home);
+        let src = format!("/var/lib/snapd/seccomp/bpf/snap.{}.other.src", app());
+        let fstab = format!("/var/lib/snapd/mount/snap.{}.fstab", app());
+        {
+            use snapcell_standalone::manage::state_paths;
+            use snapcell_standalone::state::{ChangeKind, Connection, StateLock};
+            let lock = StateLock::exclusive(&state_paths()).unwrap();
+            let mut state = lock.load().unwrap();
+            let kind = ChangeKind::Connections {
+                snaps: vec![app().to_owned()],
+            };
+            let mut journal = lock.begin(&state, kind).unwrap();
+            state.connections.insert(
+                format!("{}:camera", app()),
+                Connection {
+                    interface: "camera".into(),
+                    slot: "system:camera".into(),
+                },
+            );
+            journal
+                .step("security", || {
+                    fs::write(&src, "# half written\n").unwrap();
+                    fs::write(&fstab, "").unwrap();
+                    Ok(())
+                })
+                .unwrap();
+            // Killed here: no commit, the lock released by the kernel.
+        }
+        assert_ne!(Machine::take(&fx.home).diff(&before), "");
+        fx.ok(&["list"]);
+        assert_eq!(Machine::take(&fx.home).diff(&before), "");
+        fx.ok(&["remove", app()]);
+        fx.ok(&["remove", BASE]);
+        let left = Machine::take(&fx.home);
+        assert!(left.loops.is_empty() && left.mounts.is_empty());
+    });
+    machine.assert_unchanged();
+}
+
+/// The snapcell the other tests use (as the one that ships) cannot crash
+/// on purpose: it has no fault points.
+#[test]
+fn the_ordinary_snapcell_has_no_fault_points() {
+    if cfg!(feature = "fault-injection") {
+        return;
+    }
+    let bytes = fs::read(env!("CARGO_BIN_EXE_snapcell")).unwrap();
+    let marker = b"snapcell-fault-point";
+    assert!(!bytes.windows(marker.len()).any(|w| w == marker));
+    let faulty = fs::read(faulty_snapcell()).unwrap();
+    assert!(faulty.windows(marker.len()).any(|w| w == marker));
+}

@@ -212,6 +212,45 @@ fn finish(journal: Journal<'_>, after: &State, result: Result<(), String>) -> Re
     }
 }
 
+/// Run a change of connections (`connect`, `disconnect`) as a journaled
+/// change touching the security files of `snaps`: take the state lock,
+/// recover an earlier change cut short, record the change, call `run` with
+/// the journal and the state, then save the state `run` left (commit) if
+/// it succeeds.
+///
+/// `run` may check what it needs first (nothing is undone while no step
+/// was entered), then must change the machine only inside
+/// [`Journal::step`]s (each is saved before it starts and is a fault point
+/// after it: `enter:STEP` and `STEP`), and change the connections in the
+/// state it is given, in memory. If `run` fails, or the command is killed
+/// before the commit, the undo (at once, or by the next command) writes the
+/// security files of each of `snaps` again from the connections saved
+/// before the change and discards its preserved namespace. For example:
+///
+/// ```ignore
+/// manage::change_connections(&[plug_snap.clone()], |journal, state| {
+///     let conn = check_connect(state, &plug, &slot)?; // nothing done yet
+///     state.connections.insert(plug.clone(), conn);
+///     let interfaces = state.connected_interfaces(&plug_snap);
+///     journal.step("security", || write_security(&info, &rev, &interfaces))?;
+///     journal.step("update-namespace", || update_namespace(&plug_snap))
+/// })?;
+/// ```
+pub fn change_connections(
+    snaps: &[String],
+    run: impl FnOnce(&mut Journal<'_>, &mut State) -> Result<(), String>,
+) -> Result<(), String> {
+    let lock = StateLock::exclusive(&state_paths()).map_err(|e| e.to_string())?;
+    let mut state = lock.load().map_err(|e| e.to_string())?;
+    recover(&lock, &mut state)?;
+    let kind = ChangeKind::Connections {
+        snaps: snaps.to_vec(),
+    };
+    let mut journal = lock.begin(&state, kind).map_err(|e| e.to_string())?;
+    let result = run(&mut journal, &mut state);
+    finish(journal, &state, result)
+}
+
 /// The calling user's home directory (`$HOME`, when absolute).
 fn caller_home() -> Option<PathBuf> {
     std::env::var_os("HOME")
@@ -724,6 +763,9 @@ fn undo(before: &State, change: &Change) -> Result<(), String> {
             Ok(())
         }
         ChangeKind::Connections { snaps } => {
+            if change.steps.is_empty() {
+                return Ok(());
+            }
             for name in snaps {
                 let Some(rev) = before.snaps.get(name).and_then(|s| s.current_revision()) else {
                     continue;
