@@ -780,3 +780,35 @@ fn the_ordinary_snapcell_has_no_fault_points() {
     let faulty = fs::read(faulty_snapcell()).unwrap();
     assert!(faulty.windows(marker.len()).any(|w| w == marker));
 }
+
+/// The first install makes `/snap` shared with a self-bind (as
+/// snap-confine would); killed between the bind and the propagation
+/// change, the next install makes that bind shared instead of stacking
+/// another one.
+#[test]
+fn a_crash_while_making_snap_shared_leaves_one_bind() {
+    APP_NAME.set("sc-crash-shared".to_owned()).unwrap();
+    let fx = Fixture::new();
+    let machine = MachineSnapshot::take();
+    run_in_world(|_w| {
+        let at_snap = || {
+            fs::read_to_string("/proc/self/mountinfo")
+                .unwrap()
+                .lines()
+                .filter(|l| l.split(' ').nth(4) == Some("/snap"))
+                .map(String::from)
+                .collect::<Vec<_>>()
+        };
+        let first = at_snap();
+        let base = fx.path("base");
+        let out = fx.run(&["install", "--dangerous", &base], Some("snap-bound"));
+        expect_killed(&out, "snap-bound");
+        assert_eq!(at_snap().len(), first.len() + 1, "{:?}", at_snap());
+        fx.ok(&["install", "--dangerous", &base]);
+        let now = at_snap();
+        assert_eq!(now.len(), first.len() + 1, "{now:?}");
+        assert!(now.last().unwrap().contains(" shared:"), "{now:?}");
+        fx.ok(&["remove", BASE]);
+    });
+    machine.assert_unchanged();
+}

@@ -23,7 +23,7 @@ use rustix::mount::{
     mount_change, mount_remount, unmount,
 };
 use snapcell_core::dirs::{Dirs, SNAP_BLOB_DIR, SNAP_MOUNT_DIR};
-use snapcell_core::mountinfo::top_mount_at;
+use snapcell_core::mountinfo::{MountInfoEntry, top_mount_at};
 use snapcell_core::snap_yaml::{SnapInfo, SnapType};
 use snapcell_sys::mountinfo::read_mounts_at;
 
@@ -435,7 +435,8 @@ fn remove_dir(dir: &Path) -> Result<(), String> {
 /// `/snap` is shared: a recursive self-bind made rshared). Done later, by
 /// snap-confine, the self-bind would cover the snaps mounted so far, and
 /// unmounting them would leave the covered mounts (and loop devices)
-/// behind.
+/// behind. A self-bind left unshared (by a crash between the two calls) is
+/// made shared, not bound again.
 pub fn ensure_shared_snap_mount() -> Result<(), String> {
     let dir = SNAP_MOUNT_DIR;
     mkdir_p(Path::new(dir))?;
@@ -445,7 +446,20 @@ pub fn ensure_shared_snap_mount() -> Result<(), String> {
     if shared("/") || shared(dir) {
         return Ok(());
     }
-    mount_bind_recursive(dir, dir).map_err(|e| format!("cannot bind {dir} onto itself: {e}"))?;
+    let same = |a: &MountInfoEntry, b: &MountInfoEntry, root: &str| {
+        (a.dev_major, a.dev_minor) == (b.dev_major, b.dev_minor) && a.root == root
+    };
+    let at: Vec<&MountInfoEntry> = table.iter().filter(|e| e.mount_dir == dir).collect();
+    let self_bound = match (at.as_slice(), top_mount_at(&table, "/")) {
+        ([.., below, top], _) => same(top, below, &below.root),
+        ([top], Some(root)) if root.root == "/" => same(top, root, dir),
+        _ => false,
+    };
+    if !self_bound {
+        mount_bind_recursive(dir, dir)
+            .map_err(|e| format!("cannot bind {dir} onto itself: {e}"))?;
+        fault::point("snap-bound");
+    }
     mount_change(
         dir,
         MountPropagationFlags::SHARED | MountPropagationFlags::REC,
