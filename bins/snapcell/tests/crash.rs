@@ -498,6 +498,8 @@ fn run_case(case: Case) {
             all.len(),
             start.elapsed()
         );
+        let begin = all.iter().position(|p| p == "begin");
+        assert!(begin.is_some(), "no begin in {all:?}");
         // Crash the command at `point`; with `in_recovery`, crash the
         // recovery (the next command) at that point too.
         let crash = |point: &str, in_recovery: Option<&str>| -> Output {
@@ -520,7 +522,10 @@ fn run_case(case: Case) {
             // The next command recovers.
             fx.ok(&["list"]);
             let now = Machine::take(&fx.home);
-            let undone = case.undone && point != "commit";
+            // Before `begin` nothing is recorded, nor done; after `commit`
+            // everything is.
+            let recorded = all.iter().position(|p| p == point) >= begin;
+            let undone = !recorded || (case.undone && point != "commit");
             let expected = if undone { &before } else { &after };
             assert_eq!(
                 now.diff(expected),

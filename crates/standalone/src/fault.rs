@@ -21,7 +21,9 @@
 //! The change journal ([`crate::state::Journal`]) calls [`point`] for every
 //! step: `enter:STEP` once the step is recorded and before any of its
 //! effects, `STEP` once its effects are done, `begin` after the change is
-//! first recorded, `commit` after the final state is saved. A command with
+//! first recorded, `commit` after the final state is saved; and every save
+//! of the state passes `save-written` between writing the new file and
+//! renaming it into place. A command with
 //! its own steps (connect, disconnect) gets its fault points for free by
 //! running them through [`crate::state::Journal::step`]; [`point`] is for a
 //! place inside a step (`blob-partial`, `loop-attached`).

@@ -630,7 +630,7 @@ pub fn read_state() -> Result<State, String> {
     let paths = state_paths();
     let lock = StateLock::shared(&paths).map_err(|e| e.to_string())?;
     let state = lock.load().map_err(|e| e.to_string())?;
-    if state.change.is_none() || !rustix::process::geteuid().is_root() {
+    if !paths.interrupted(&state) || !rustix::process::geteuid().is_root() {
         return Ok(state);
     }
     drop(lock);

@@ -253,6 +253,18 @@ impl StatePaths {
             lock: dirs.join(LOCK_FILE).into(),
         }
     }
+
+    /// The temporary file a save writes before renaming it over the state
+    /// file (left behind only by a save cut short).
+    pub fn tmp(&self) -> PathBuf {
+        self.file.with_extension("json.tmp")
+    }
+
+    /// Whether a command was cut short: a change is pending in `state`, or
+    /// a save was cut short (its temporary file is there).
+    pub fn interrupted(&self, state: &State) -> bool {
+        state.change.is_some() || fs::symlink_metadata(self.tmp()).is_ok()
+    }
 }
 
 /// The state lock, held until dropped (or [`StateLock::unlock`]ed).
@@ -264,10 +276,21 @@ pub struct StateLock {
 
 impl StateLock {
     /// Take the lock exclusively (creating the directory and the lock file
-    /// if needed), waiting for other commands to finish.
+    /// if needed), waiting for other commands to finish. A temporary file
+    /// left by a save cut short is removed.
     pub fn exclusive(paths: &StatePaths) -> Result<StateLock, StateError> {
         let lock = Self::open(paths)?;
         lock.lock().map_err(io_err("lock", &paths.lock))?;
+        match fs::remove_file(paths.tmp()) {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => {
+                return Err(StateError::Io {
+                    what: "remove",
+                    path: paths.tmp(),
+                    err,
+                });
+            }
+            _ => {}
+        }
         Ok(StateLock {
             paths: paths.clone(),
             lock,
@@ -306,7 +329,7 @@ impl StateLock {
     /// rename it over the state file and sync the directory.
     pub fn save(&self, state: &State) -> Result<(), StateError> {
         let file = &self.paths.file;
-        let tmp = file.with_extension("json.tmp");
+        let tmp = self.paths.tmp();
         let mut text = serde_json::to_vec_pretty(state).map_err(|err| StateError::Parse {
             path: file.clone(),
             err,
@@ -322,6 +345,7 @@ impl StateLock {
         out.write_all(&text).map_err(io_err("write", &tmp))?;
         out.sync_all().map_err(io_err("sync", &tmp))?;
         drop(out);
+        crate::fault::point("save-written");
         fs::rename(&tmp, file).map_err(io_err("rename into place", file))?;
         File::open(&self.paths.dir)
             .and_then(|d| d.sync_all())
@@ -572,5 +596,19 @@ mod tests {
         assert_eq!(change.steps, ["blob"]);
         assert_eq!(change.kind.name(), "install");
         assert_eq!(change.kind.snap(), "a");
+    }
+
+    #[test]
+    fn the_exclusive_lock_removes_what_a_save_cut_short_left() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = paths(tmp.path());
+        fs::create_dir_all(&p.dir).unwrap();
+        fs::write(p.tmp(), "{\"snaps\":").unwrap();
+        assert!(p.interrupted(&State::default()));
+        drop(StateLock::shared(&p).unwrap());
+        assert!(p.tmp().exists(), "a reader leaves it");
+        let lock = StateLock::exclusive(&p).unwrap();
+        assert!(!p.tmp().exists());
+        assert!(!p.interrupted(&lock.load().unwrap()));
     }
 }
