@@ -123,7 +123,9 @@ fn mount_image(
     };
     let device =
         LoopDevice::attach_read_only(image).map_err(|err| fail(MountFailure::Loop(err)))?;
-    // On failure below, dropping `device` detaches it.
+    // On failure below, dropping `device` detaches it; so does a crash
+    // (auto-clear, on the last close).
+    crate::fault::point("loop-attached");
     let mnt = open_squashfs_mount(device.path()).map_err(fail)?;
     attach(mnt.as_fd()).map_err(|err| fail(syscall("move_mount", err, None)))?;
     Ok(device)

@@ -21,7 +21,7 @@ use snapcell_core::seccomp::policy::Interface;
 use snapcell_core::snap_yaml::{PlugInfo, SlotInfo, SnapInfo};
 use yaml_serde::Value;
 
-use crate::state::{Connection, State, StateLock};
+use crate::state::{Connection, State};
 
 /// When snapd connects an interface by itself (its base declaration's
 /// `allow-auto-connection`, as it applies on a classic system).
@@ -604,50 +604,51 @@ pub struct Changed {
 /// update its running namespace now. Connecting again is a no-op.
 pub fn connect(plug: &str, slot: Option<&str>) -> Result<Changed, String> {
     let (snap, plug_name) = split_plug(plug, "connect")?;
-    let lock = StateLock::exclusive(&crate::manage::state_paths()).map_err(|e| e.to_string())?;
-    let mut state = lock.load().map_err(|e| e.to_string())?;
-    let (info, revision) = crate::security::current_info(&state, &snap)?;
-    let p = plugs(&info)
-        .remove(&plug_name)
-        .ok_or_else(|| format!("snap {snap:?} has no plug named {plug_name:?}"))?;
-    if find(&p.interface).is_none() {
-        return Err(format!(
-            "cannot connect {snap}:{plug_name}: snapcell does not support the {:?} interface \
-             (supported: {})",
-            p.interface,
-            INTERFACES
-                .iter()
-                .map(|r| r.name)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    let slot_ref = resolve_slot(&state, &info, &plug_name, &p, slot)?;
-    let plug_ref = format!("{snap}:{plug_name}");
-    if state
-        .connections
-        .get(&plug_ref)
-        .is_some_and(|c| c.slot == slot_ref)
-    {
-        return Ok(Changed::default());
-    }
-    let old = state.clone();
-    state.connections.insert(
-        plug_ref.clone(),
-        Connection {
-            interface: p.interface.clone(),
-            slot: slot_ref.clone(),
-            manual: true,
-        },
-    );
-    state.undesired.remove(&plug_ref);
-    let warnings = apply(&old, &state, &[(info, revision)])?;
-    lock.save(&state).map_err(|e| e.to_string())?;
-    Ok(Changed {
-        connections: vec![(plug_ref, slot_ref)],
-        warnings,
-    })
+    let mut changed = Changed::default();
+    crate::manage::change_connections(std::slice::from_ref(&snap), |journal, state| {
+        let (info, revision) = crate::security::current_info(state, &snap)?;
+        let p = plugs(&info)
+            .remove(&plug_name)
+            .ok_or_else(|| format!("snap {snap:?} has no plug named {plug_name:?}"))?;
+        if find(&p.interface).is_none() {
+            return Err(format!(
+                "cannot connect {snap}:{plug_name}: snapcell does not support the {:?} interface \
+                 (supported: {})",
+                p.interface,
+                INTERFACES
+                    .iter()
+                    .map(|r| r.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let slot_ref = resolve_slot(state, &info, &plug_name, &p, slot)?;
+        let plug_ref = format!("{snap}:{plug_name}");
+        if state
+            .connections
+            .get(&plug_ref)
+            .is_some_and(|c| c.slot == slot_ref)
+        {
+            return Ok(());
+        }
+        state.connections.insert(
+            plug_ref.clone(),
+            Connection {
+                interface: p.interface.clone(),
+                slot: slot_ref.clone(),
+                manual: true,
+            },
+        );
+        state.undesired.remove(&plug_ref);
+        changed.warnings = apply(journal, state, &[(info, revision)])?;
+        changed.connections = vec![(plug_ref, slot_ref)];
+        Ok(())
+    })?;
+    Ok(changed)
 }
+
+/// Connections as (`SNAP:PLUG`, `SNAP:SLOT`) pairs.
+type Pairs = Vec<(String, String)>;
 
 /// `snapcell disconnect SNAP:PLUG [SNAP[:SLOT]]` (or `SNAP:SLOT`: every
 /// plug connected to that slot): forget the connections, keep the plugs
@@ -655,72 +656,87 @@ pub fn connect(plug: &str, slot: Option<&str>) -> Result<Changed, String> {
 /// and update their running namespaces.
 pub fn disconnect(plug: &str, slot: Option<&str>) -> Result<Changed, String> {
     let (snap, name) = split_plug(plug, "disconnect")?;
-    let lock = StateLock::exclusive(&crate::manage::state_paths()).map_err(|e| e.to_string())?;
-    let mut state = lock.load().map_err(|e| e.to_string())?;
     let snap = match snap.as_str() {
         "snapd" | "core" => SYSTEM.to_owned(),
         s => s.to_owned(),
     };
-    if snap != SYSTEM && !state.snaps.contains_key(&snap) {
-        return Err(format!("snap {snap:?} is not installed"));
-    }
     let this = format!("{snap}:{name}");
     let (want_snap, want_slot) = parse_slot_arg(slot);
     let matches_slot = |s: &str| {
         let (ss, sn) = split_ref(s);
         want_snap.is_none_or(|w| w == ss) && want_slot.is_none_or(|w| w == sn)
     };
-    let gone: Vec<(String, String)> = state
-        .connections
-        .iter()
-        .filter(|(p, c)| {
-            (**p == this && matches_slot(&c.slot)) || (slot.is_none() && c.slot == this)
-        })
-        .map(|(p, c)| (p.clone(), c.slot.clone()))
-        .collect();
-    if gone.is_empty() {
-        return Err(format!("cannot disconnect {this}: it is not connected"));
-    }
-    let old = state.clone();
-    let mut snaps = Vec::new();
-    for (p, _) in &gone {
-        state.connections.remove(p);
-        state.undesired.insert(p.clone());
-        let s = split_ref(p).0.to_owned();
-        if !snaps.contains(&s) {
-            snaps.push(s);
+    // The connections it removes and the snaps whose files change, from
+    // the state as it is: the journal records the snaps before it starts.
+    let gone_in = |state: &State| -> Result<(Pairs, Vec<String>), String> {
+        if snap != SYSTEM && !state.snaps.contains_key(&snap) {
+            return Err(format!("snap {snap:?} is not installed"));
         }
-    }
-    let mut infos = Vec::new();
-    for s in snaps {
-        infos.push(crate::security::current_info(&state, &s)?);
-    }
-    let warnings = apply(&old, &state, &infos)?;
-    lock.save(&state).map_err(|e| e.to_string())?;
-    Ok(Changed {
-        connections: gone,
-        warnings,
-    })
+        let gone: Vec<(String, String)> = state
+            .connections
+            .iter()
+            .filter(|(p, c)| {
+                (**p == this && matches_slot(&c.slot)) || (slot.is_none() && c.slot == this)
+            })
+            .map(|(p, c)| (p.clone(), c.slot.clone()))
+            .collect();
+        if gone.is_empty() {
+            return Err(format!("cannot disconnect {this}: it is not connected"));
+        }
+        let mut snaps: Vec<String> = Vec::new();
+        for (p, _) in &gone {
+            let s = split_ref(p).0.to_owned();
+            if !snaps.contains(&s) {
+                snaps.push(s);
+            }
+        }
+        Ok((gone, snaps))
+    };
+    let (_, snaps) = gone_in(&crate::manage::read_state()?)?;
+    let mut changed = Changed::default();
+    crate::manage::change_connections(&snaps, |journal, state| {
+        let (gone, now) = gone_in(state)?;
+        if now != snaps {
+            return Err(format!(
+                "cannot disconnect {this}: its connections changed meanwhile; try again"
+            ));
+        }
+        for (p, _) in &gone {
+            state.connections.remove(p);
+            state.undesired.insert(p.clone());
+        }
+        let mut infos = Vec::new();
+        for s in &snaps {
+            infos.push(crate::security::current_info(state, s)?);
+        }
+        changed.warnings = apply(journal, state, &infos)?;
+        changed.connections = gone;
+        Ok(())
+    })?;
+    Ok(changed)
 }
 
-/// Rewrite the policies of `snaps` for `state` (back to `old`'s on
-/// failure), then update their running namespaces.
-fn apply(old: &State, state: &State, snaps: &[(SnapInfo, String)]) -> Result<Vec<String>, String> {
-    for (i, (info, rev)) in snaps.iter().enumerate() {
-        if let Err(e) = crate::security::write_security(info, rev, state) {
-            for (info, rev) in &snaps[..=i] {
-                let _ = crate::security::write_security(info, rev, old);
-            }
-            return Err(e);
+/// Rewrite the policies of `snaps` for `state`, then update their running
+/// namespaces: two steps of the change's journal (on a failure or a crash,
+/// the journal's undo writes the policies from the connections before the
+/// change again and discards the namespaces).
+fn apply(
+    journal: &mut crate::state::Journal<'_>,
+    state: &State,
+    snaps: &[(SnapInfo, String)],
+) -> Result<Vec<String>, String> {
+    journal.step("security", || {
+        for (info, rev) in snaps {
+            crate::security::write_security(info, rev, state)?;
         }
-    }
-    let mut warnings = Vec::new();
-    for (info, _) in snaps {
-        if let Some(w) = update_namespace(&info.name) {
-            warnings.push(w);
-        }
-    }
-    Ok(warnings)
+        Ok(())
+    })?;
+    journal.step("update-namespace", || {
+        Ok(snaps
+            .iter()
+            .filter_map(|(info, _)| update_namespace(&info.name))
+            .collect())
+    })
 }
 
 /// Apply a snap's new desired mount profile to its preserved namespace, if

@@ -12,7 +12,10 @@
 //! * [`pack`]: what `snap pack` checks of a snap directory;
 //! * [`squashfs`]: snap files written (`snapcell pack`) and read (their
 //!   listing and `meta/snap.yaml`) in-process;
-//! * [`state`]: which snaps, revisions and connections exist;
+//! * [`state`]: which snaps, revisions and connections exist, and the
+//!   change journal of the command changing them;
+//! * [`fault`]: test-only fault points (feature `fault-injection`) where a
+//!   command is made to crash;
 //! * [`manage`]: install (and refresh), try, revert and remove;
 //! * [`security`]: a revision's mount profile, seccomp profiles and
 //!   `/snap/bin` commands;
@@ -33,6 +36,7 @@
 #![forbid(unsafe_code)]
 
 pub mod base;
+pub mod fault;
 pub mod helpers;
 pub mod image;
 pub mod interfaces;

@@ -3,23 +3,26 @@
 //! (not a symlink, inside the image) that parses and validates; a
 //! directory (`snapcell try`) must hold the same file.
 //!
-//! The image is mounted read-only at a private staging directory
-//! ([`STAGING_DIR`]) only long enough to read `meta/snap.yaml` through
-//! `openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS)`, then unmounted; nothing
-//! else on the machine changes.
+//! The image is attached to an auto-clearing loop device and mounted
+//! read-only as a detached mount (`fsmount` without `move_mount`: no mount
+//! point, nothing in any mount table) only long enough to read
+//! `meta/snap.yaml` through `openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS)`
+//! from the mount's descriptor; closing it releases the mount and the
+//! device, also when the process is killed. Nothing on the machine changes.
 
 use std::fs::{self, File};
 use std::io::{self, Read};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags, ResolveFlags, openat2};
-use rustix::mount::{UnmountFlags, unmount};
 use snapcell_core::snap_yaml::SnapInfo;
+use snapcell_sys::loopdev::LoopDevice;
 
-use crate::image::mount_squashfs;
+use crate::image::{MountFailure, open_squashfs_mount};
 
-/// Where images are mounted while their `meta/snap.yaml` is read.
+/// Where images were mounted while their `meta/snap.yaml` was read (now
+/// nowhere: the check reads a detached mount); kept for callers.
 pub const STAGING_DIR: &str = "/var/lib/snapd/standalone/staging";
 
 /// The largest `meta/snap.yaml` accepted.
@@ -87,8 +90,14 @@ pub fn read_snap_yaml_beneath(root: &Path, shown: &str) -> Result<SnapInfo, Stri
         Mode::empty(),
     )
     .map_err(|e| format!("cannot open {shown}: {e}"))?;
+    read_snap_yaml_at(dir.as_fd(), shown)
+}
+
+/// Read `meta/snap.yaml` below the open directory `dir`, as
+/// [`read_snap_yaml_beneath`].
+pub fn read_snap_yaml_at(dir: BorrowedFd<'_>, shown: &str) -> Result<SnapInfo, String> {
     let fd = openat2(
-        &dir,
+        dir,
         "meta/snap.yaml",
         OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
         Mode::empty(),
@@ -129,14 +138,14 @@ pub fn read_snap_yaml_beneath(root: &Path, shown: &str) -> Result<SnapInfo, Stri
     info.validate()
         .map_err(|e| format!("{shown}: meta/snap.yaml: {e}"))?;
     let mut info = info;
-    info.add_implicit_hooks(hook_files(&dir).iter().map(String::as_str));
+    info.add_implicit_hooks(hook_files(dir).iter().map(String::as_str));
     Ok(info)
 }
 
 /// The names in the snap's `meta/hooks` (opened beneath the snap's root,
 /// without symlinks): snapd adds those that are hook types and that
 /// snap.yaml does not declare as implicit hooks. No directory: none.
-fn hook_files(root: &OwnedFd) -> Vec<String> {
+fn hook_files(root: impl AsFd) -> Vec<String> {
     let Ok(fd) = openat2(
         root,
         "meta/hooks",
@@ -171,28 +180,16 @@ pub fn check(path: &Path) -> Result<CheckedSnap, String> {
         });
     }
     check_squashfs_header(path)?;
-    let staging = PathBuf::from(format!("{STAGING_DIR}/{}", std::process::id()));
-    fs::create_dir_all(&staging)
-        .map_err(|e| format!("cannot create {}: {e}", staging.display()))?;
-    let result = match mount_squashfs(path, &staging) {
-        Ok(device) => {
-            drop(device);
-            let info = read_snap_yaml_beneath(&staging, &shown);
-            if let Err(e) = unmount(&staging, UnmountFlags::empty()) {
-                let _ = unmount(&staging, UnmountFlags::DETACH);
-                eprintln!("warning: cannot unmount {}: {e}", staging.display());
-            }
-            info
-        }
-        Err(e) => Err(format!("cannot use {shown}: not a valid snap: {}", e.why)),
-    };
-    // Leave no trace: the staging directory, and its parents if this check
-    // made them (removing a directory that is not empty fails harmlessly).
-    let _ = fs::remove_dir(&staging);
-    let _ = fs::remove_dir(STAGING_DIR);
-    let _ = fs::remove_dir(crate::state::STATE_DIR);
+    let info = (|| {
+        let device = LoopDevice::attach_read_only(path).map_err(MountFailure::Loop)?;
+        crate::fault::point("loop-attached");
+        open_squashfs_mount(device.path())
+        // The device goes when the mount's descriptor is closed (auto-clear).
+    })()
+    .map_err(|e| format!("cannot use {shown}: not a valid snap: {e}"))
+    .and_then(|mnt| read_snap_yaml_at(mnt.as_fd(), &shown))?;
     Ok(CheckedSnap {
-        info: result?,
+        info,
         source: path.to_owned(),
         is_dir: false,
     })

@@ -115,6 +115,41 @@ pub fn copy_user_data(name: &str, old: &str, new: &str) -> Result<Box<dyn FnOnce
     copy_user_data_in(&home_dirs(), name, old, new)
 }
 
+/// Undo [`copy_user_data_in`] from what is on disk alone (a refresh cut
+/// short and recovered by the next command): in each of `homes`, remove
+/// `~/snap/NAME/NEW` and put back `NEW.old` when the copy moved one aside.
+/// Idempotent.
+pub fn undo_copy_user_data_in(homes: &[PathBuf], name: &str, new: &str) -> Result<(), String> {
+    for home in homes {
+        let Some(base) = real_user_snap_dir(home, name) else {
+            continue;
+        };
+        let new_dir = base.join(new);
+        let trashed = base.join(format!("{new}.old"));
+        match fs::remove_dir_all(&new_dir) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(format!("cannot remove {}: {e}", new_dir.display()));
+            }
+            _ => {}
+        }
+        if fs::symlink_metadata(&trashed).is_ok_and(|m| m.is_dir()) {
+            fs::rename(&trashed, &new_dir).map_err(|e| {
+                format!(
+                    "cannot move {} back to {}: {e}",
+                    trashed.display(),
+                    new_dir.display()
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// [`undo_copy_user_data_in`] over [`home_dirs`].
+pub fn undo_copy_user_data(name: &str, new: &str) -> Result<(), String> {
+    undo_copy_user_data_in(&home_dirs(), name, new)
+}
+
 /// Move `dir` (when it exists) to `DIR.old`, replacing an earlier one, as
 /// snapd's `trash` does; returns where it went.
 fn trash(dir: &Path) -> io::Result<Option<PathBuf>> {
@@ -214,6 +249,32 @@ pub fn remove_user_data(name: &str, revisions: &[&str]) -> Result<(), String> {
 mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn a_copy_is_undone_from_the_disk_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let alice = tmp.path().join("alice");
+        let bob = tmp.path().join("bob");
+        let homes = vec![alice.clone(), bob.clone()];
+        fs::create_dir_all(alice.join("snap/s/x1")).unwrap();
+        fs::write(alice.join("snap/s/x1/f"), "alice").unwrap();
+        fs::create_dir_all(bob.join("snap/s/x1")).unwrap();
+        fs::create_dir_all(bob.join("snap/s/x2")).unwrap();
+        fs::write(bob.join("snap/s/x2/kept"), "before").unwrap();
+        let _closure_not_used = copy_user_data_in(&homes, "s", "x1", "x2").unwrap();
+        assert!(alice.join("snap/s/x2/f").exists());
+        assert!(bob.join("snap/s/x2.old/kept").exists());
+        for _ in 0..2 {
+            undo_copy_user_data_in(&homes, "s", "x2").unwrap();
+            assert!(!alice.join("snap/s/x2").exists());
+            assert_eq!(
+                fs::read_to_string(bob.join("snap/s/x2/kept")).unwrap(),
+                "before"
+            );
+            assert!(!bob.join("snap/s/x2.old").exists());
+            assert!(alice.join("snap/s/x1/f").exists());
+        }
+    }
 
     #[test]
     fn each_users_data_is_copied_and_the_copy_undone() {
