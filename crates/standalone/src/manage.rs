@@ -748,6 +748,15 @@ fn undo(before: &State, change: &Change) -> Result<(), String> {
                 let dir = user_snap_dir(home, name);
                 if *home_existed {
                     remove_tree(&dir.join(revision))?;
+                    // A hook run (snap run) pointed ~/snap/NAME/current at
+                    // the new revision: back to the previous one.
+                    let current = dir.join("current");
+                    if fs::read_link(&current).is_ok_and(|t| t == Path::new(revision)) {
+                        match previous {
+                            Some(prev) => point_current_at(&current, Path::new(prev))?,
+                            None => remove_file(&current)?,
+                        }
+                    }
                 } else {
                     remove_tree(&dir)?;
                 }

