@@ -35,7 +35,8 @@
 #   COLD=1: mount the squashfs afresh before each side's scratch step (no
 #     lookup of it cached, as right after a snap is installed); default: warm
 #   ROUNDS=R (default: 11 for N<=10, 9 for N<=100, 7 above)
-#   OURS=path (default: target/release/snap-update-ns, built here)
+#   OURS=path (default: target/TRIPLE/release/snap-update-ns, built here
+#     static with `cargo build-snap-confine`; DYNAMIC=1: target/release's)
 #   SNAPD=path (default: /usr/lib/snapd/snap-update-ns)
 set -euo pipefail
 if [ "${1:-}" = "--inner" ]; then
@@ -338,8 +339,15 @@ SIZES=("$@")
 SHAPES=${SHAPES:-siblings,mimic,deep,mix}
 SNAPD=${SNAPD:-/usr/lib/snapd/snap-update-ns}
 if [ -z "${OURS:-}" ]; then
-    cargo build --release -q -p snap-update-ns
-    OURS=$PWD/target/release/snap-update-ns
+    # Static, as it ships (the alias in .cargo/config.toml); DYNAMIC=1 for
+    # cargo build --release's dynamically linked one.
+    if [ -n "${DYNAMIC:-}" ]; then
+        cargo build --release -q --locked -p snap-update-ns
+        OURS=$PWD/target/release/snap-update-ns
+    else
+        cargo build-snap-confine -q --locked
+        OURS=$PWD/target/$(rustc -vV | sed -n 's/^host: //p')/release/snap-update-ns
+    fi
 fi
 [ -x "$SNAPD" ] || { echo "snapd's snap-update-ns not found at $SNAPD (apt-get install snapd)" >&2; exit 1; }
 command -v mksquashfs >/dev/null || { echo "mksquashfs not found (apt-get install squashfs-tools)" >&2; exit 1; }
