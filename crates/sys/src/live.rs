@@ -108,9 +108,14 @@
 //!   once per mount), and if it is shared, or a kernel before 6.8 cannot
 //!   tell, the whole cache is emptied, as before. (The kernel propagates a
 //!   new mount only from a shared destination; a mount that is not shared
-//!   has neither peers nor slaves.) [`System::unmount`] empties the whole
-//!   cache; [`System::remove`] forgets the removed path and what is below
-//!   it. Kept leaves (below) are forgotten by any mount or removal.
+//!   has neither peers nor slaves.) [`System::unmount`] forgets what is at
+//!   or below its target when the mount it takes away is attached to one
+//!   that is not shared (an unmount propagates to the parent's peers) and,
+//!   for a lazy unmount, when the tree it takes along was just made private
+//!   by `set_propagation` (the executor does that before every lazy
+//!   unmount); otherwise it empties the whole cache. Either way no kept
+//!   descriptor inside the unmounted tree keeps it busy.
+//!   [`System::remove`] forgets the removed path and what is below it. Kept leaves (below) are forgotten by any mount or removal.
 //!   `mkdir`, `mkfile` and `symlink` only add new names, which no kept path
 //!   can go through (a kept directory exists, so creating at its name
 //!   fails), and the directory `mkdir` made is kept itself.
@@ -211,6 +216,10 @@ pub struct LiveSystem {
     /// (see the module's "Directory descriptor cache"); forgotten when a
     /// propagation is changed.
     shared_mounts: HashMap<u64, bool>,
+    /// The target of the last `set_propagation` that made a whole tree
+    /// private, while no mount or unmount followed it: a lazy unmount of
+    /// exactly that tree then propagates nowhere from inside it.
+    private_tree: Option<String>,
     /// The effective uid, once asked (it does not change during an update).
     euid: Option<u32>,
     /// Other objects (not directories, not symlinks) that [`System::lstat`]
@@ -242,6 +251,7 @@ impl LiveSystem {
             root_fs: None,
             dirs: HashMap::new(),
             shared_mounts: HashMap::new(),
+            private_tree: None,
             euid: None,
             leaves: Vec::new(),
             last_walk_parent: None,
@@ -260,6 +270,7 @@ impl LiveSystem {
             root_fs: None,
             dirs: HashMap::new(),
             shared_mounts: HashMap::new(),
+            private_tree: None,
             euid: None,
             leaves: Vec::new(),
             last_walk_parent: None,
@@ -310,6 +321,7 @@ impl LiveSystem {
     /// shared (the new mount may then also appear at other paths, or if
     /// that cannot be told), else what is at or below `target`.
     fn forget_mounted_over(&mut self, target: &str, dst: BorrowedFd<'_>) {
+        self.private_tree = None;
         if self.may_propagate(dst) {
             self.forget_dirs();
         } else {
@@ -324,24 +336,38 @@ impl LiveSystem {
     /// peers nor slaves, and the kernel propagates nothing from it
     /// (`attach_recursive_mnt` propagates only for a shared destination).
     fn may_propagate(&mut self, dst: BorrowedFd<'_>) -> bool {
-        let Ok(stx) = statx(
-            dst,
-            "",
-            AtFlags::EMPTY_PATH | AtFlags::SYMLINK_NOFOLLOW | AtFlags::NO_AUTOMOUNT,
-            StatxFlags::from_bits_retain(raw::STATX_MNT_ID_UNIQUE),
-        ) else {
-            return true;
-        };
-        if stx.stx_mask & raw::STATX_MNT_ID_UNIQUE == 0 {
-            return true;
+        match mount_id(dst) {
+            Some(id) => self.is_shared(id),
+            None => true,
         }
-        let id = stx.stx_mnt_id;
+    }
+
+    /// Whether the mount with the unique ID `id` is shared (or that
+    /// cannot be told); asked once per mount.
+    fn is_shared(&mut self, id: u64) -> bool {
         if let Some(shared) = self.shared_mounts.get(&id) {
             return *shared;
         }
-        let shared = statmount_propagation(id).is_none_or(|p| p & u64::from(raw::MS_SHARED) != 0);
+        let shared =
+            statmount_basic(id).is_none_or(|(prop, _)| prop & u64::from(raw::MS_SHARED) != 0);
         self.shared_mounts.insert(id, shared);
         shared
+    }
+
+    /// Whether unmounting the mount `fd` is at (the topmost one at
+    /// `target`) changes what no path but `target` and those below it lead
+    /// to: the mount it is attached to is not shared (an unmount propagates
+    /// to the peers of the parent), and, for a lazy unmount, which takes the
+    /// whole tree below along, that tree was just made private (its mounts
+    /// have no peers that would lose theirs).
+    fn unmount_is_local(&mut self, target: &str, fd: BorrowedFd<'_>, detach: bool) -> bool {
+        if detach && self.private_tree.as_deref() != Some(target) {
+            return false;
+        }
+        let Some((_, parent)) = mount_id(fd).and_then(statmount_basic) else {
+            return false;
+        };
+        !self.is_shared(parent)
     }
 
     /// Our effective uid (asked once).
@@ -695,9 +721,22 @@ fn finish_new(
     Ok(st.st_dev)
 }
 
+/// The unique ID of the mount `fd`'s object is in (`None` before 6.8).
+fn mount_id(fd: BorrowedFd<'_>) -> Option<u64> {
+    let stx = statx(
+        fd,
+        "",
+        AtFlags::EMPTY_PATH | AtFlags::SYMLINK_NOFOLLOW | AtFlags::NO_AUTOMOUNT,
+        StatxFlags::from_bits_retain(raw::STATX_MNT_ID_UNIQUE),
+    )
+    .ok()?;
+    (stx.stx_mask & raw::STATX_MNT_ID_UNIQUE != 0).then_some(stx.stx_mnt_id)
+}
+
 /// `statmount(id, STATMOUNT_MNT_BASIC)`'s `mnt_propagation` (`MS_SHARED`,
-/// `MS_SLAVE`, ... bits); `None` when it cannot be asked (before 6.8).
-fn statmount_propagation(id: u64) -> Option<u64> {
+/// `MS_SLAVE`, ... bits) and `mnt_parent_id` (the unique ID of the mount
+/// it is attached to); `None` when it cannot be asked (before 6.8).
+fn statmount_basic(id: u64) -> Option<(u64, u64)> {
     let req = raw::mnt_id_req {
         size: raw::MNT_ID_REQ_SIZE_VER0,
         spare: 0,
@@ -727,7 +766,8 @@ fn statmount_propagation(id: u64) -> Option<u64> {
     // SAFETY: zeroed at first and written by the kernel: every field is a
     // plain integer, any bit pattern is valid.
     let sm = unsafe { buf.assume_init() };
-    (sm.mask & u64::from(raw::STATMOUNT_MNT_BASIC) != 0).then_some(sm.mnt_propagation)
+    (sm.mask & u64::from(raw::STATMOUNT_MNT_BASIC) != 0)
+        .then_some((sm.mnt_propagation, sm.mnt_parent_id))
 }
 
 fn utf8(bytes: Vec<u8>) -> SysResult<String> {
@@ -1049,7 +1089,14 @@ impl System for LiveSystem {
         let fd = self.open_path(target)?;
         // What is shared changes: ask again at the next mount.
         self.shared_mounts.clear();
-        if !self.legacy {
+        self.private_tree = None;
+        let whole_tree_private = propagation == MountFlags::PRIVATE | MountFlags::REC;
+        let result = if self.legacy {
+            rustix::mount::mount_change(
+                proc_fd_path(fd.as_fd())?.as_str(),
+                MountPropagationFlags::from_bits_retain(propagation.0 as u32),
+            )
+        } else {
             let attr = raw::mount_attr {
                 attr_set: 0,
                 attr_clr: 0,
@@ -1059,25 +1106,33 @@ impl System for LiveSystem {
             match mount_setattr(fd.as_fd(), recursive, &attr) {
                 Err(err @ (Errno::NOSYS | Errno::INVAL)) => {
                     let name = proc_fd_path(fd.as_fd()).map_err(|_| err)?;
-                    return rustix::mount::mount_change(
+                    rustix::mount::mount_change(
                         name.as_str(),
                         MountPropagationFlags::from_bits_retain(propagation.0 as u32),
-                    );
+                    )
                 }
-                other => return other,
+                other => other,
             }
+        };
+        if result.is_ok() && whole_tree_private {
+            self.private_tree = Some(target.to_owned());
         }
-        rustix::mount::mount_change(
-            proc_fd_path(fd.as_fd())?.as_str(),
-            MountPropagationFlags::from_bits_retain(propagation.0 as u32),
-        )
+        result
     }
 
     fn unmount(&mut self, target: &str, detach: bool) -> SysResult<()> {
-        // Refuses a symlink at any component; closed again at once, or the
-        // descriptor itself would keep the mount busy.
-        drop(self.open_path(target)?);
-        self.forget_dirs();
+        // Refuses a symlink at any component; closed again at once (with
+        // every kept descriptor at or below it), or the descriptor itself
+        // would keep the mount busy.
+        let fd = self.open_path(target)?;
+        let local = self.unmount_is_local(target, fd.as_fd(), detach);
+        drop(fd);
+        self.private_tree = None;
+        if local {
+            self.forget_at_or_below(target);
+        } else {
+            self.forget_dirs();
+        }
         let mut flags = UnmountFlags::NOFOLLOW;
         if detach {
             flags |= UnmountFlags::DETACH;

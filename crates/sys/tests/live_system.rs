@@ -1031,3 +1031,51 @@ fn a_mount_that_propagates_forgets_every_kept_directory() {
         assert!(s.lstat("/tmp/q/d/new").unwrap().is_some());
     });
 }
+
+/// An unmount forgets what was kept in the tree it takes away (else a
+/// kept descriptor would keep it busy), and, where nothing propagates,
+/// nothing else; where the parent is shared, its peers lose their copy too.
+#[test]
+fn an_unmount_forgets_what_it_takes_away() {
+    in_world(|_world| {
+        let mut s = sys();
+        tmpfs(&mut s, "/tmp");
+        s.set_propagation("/tmp", MountFlags::PRIVATE).unwrap();
+        mkdirs(&["/tmp/a", "/tmp/m"]);
+        tmpfs(&mut s, "/tmp/m");
+        mkdirs(&["/tmp/m/sub"]);
+        assert!(s.statfs("/tmp/m/sub").is_ok());
+        assert!(s.statfs("/tmp/m").is_ok());
+        assert!(s.statfs("/tmp/a").is_ok());
+        s.unmount("/tmp/m", false).unwrap();
+        assert_eq!(s.lstat("/tmp/m/sub").unwrap(), None);
+        assert_eq!(s.statfs("/tmp/m").unwrap().magic, TMPFS_MAGIC);
+
+        // Lazily, a tree made private first: its submounts go along.
+        tmpfs(&mut s, "/tmp/m");
+        mkdirs(&["/tmp/m/sub"]);
+        tmpfs(&mut s, "/tmp/m/sub");
+        mkdirs(&["/tmp/m/sub/deeper"]);
+        assert!(s.statfs("/tmp/m/sub/deeper").is_ok());
+        s.set_propagation("/tmp/m", MountFlags::PRIVATE | MountFlags::REC)
+            .unwrap();
+        s.unmount("/tmp/m", true).unwrap();
+        assert_eq!(s.lstat("/tmp/m/sub").unwrap(), None);
+        assert!(mount_at("/tmp/m").is_none());
+
+        // A shared parent: the unmount takes the peer's copy too, which a
+        // kept descriptor of it must not keep busy.
+        mkdirs(&["/tmp/p", "/tmp/q"]);
+        tmpfs(&mut s, "/tmp/p");
+        s.set_propagation("/tmp/p", MountFlags::SHARED).unwrap();
+        mkdirs(&["/tmp/p/d"]);
+        s.bind("/tmp/p", "/tmp/q", false, false).unwrap();
+        s.mount_fs("bench", "/tmp/p/d", "tmpfs", MountFlags::empty(), "")
+            .unwrap();
+        fs::write("/tmp/p/d/new", "").unwrap();
+        assert!(s.statfs("/tmp/q/d").is_ok());
+        assert!(s.lstat("/tmp/q/d/new").unwrap().is_some());
+        s.unmount("/tmp/p/d", false).unwrap();
+        assert_eq!(s.lstat("/tmp/q/d/new").unwrap(), None);
+    });
+}
