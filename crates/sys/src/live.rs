@@ -222,6 +222,11 @@ pub struct LiveSystem {
     private_tree: Option<String>,
     /// The effective uid, once asked (it does not change during an update).
     euid: Option<u32>,
+    /// The last path [`System::lstat`] found missing: a `mkdir` of it
+    /// right after (the executor's check, then the creation) tries
+    /// `mkdirat` at once instead of looking first. Only a hint: `mkdirat`
+    /// answers `EEXIST` if it is there by then, which is handled as before.
+    last_missing: Option<String>,
     /// Other objects (not directories, not symlinks) that [`System::lstat`]
     /// opened, by absolute path: a bind of the same path then uses them.
     /// Emptied with `dirs`.
@@ -253,6 +258,7 @@ impl LiveSystem {
             shared_mounts: HashMap::new(),
             private_tree: None,
             euid: None,
+            last_missing: None,
             leaves: Vec::new(),
             last_walk_parent: None,
             root_is_slash: true,
@@ -272,6 +278,7 @@ impl LiveSystem {
             shared_mounts: HashMap::new(),
             private_tree: None,
             euid: None,
+            last_missing: None,
             leaves: Vec::new(),
             last_walk_parent: None,
             root_is_slash: false,
@@ -696,7 +703,8 @@ fn kind_at(dir: BorrowedFd<'_>, name: &str) -> SysResult<FileKind> {
 /// and its exact mode (mkdirat and openat apply the umask, and chown clears
 /// set-id bits).
 /// `parent_dev` is the parent's `st_dev` if known (else it is asked),
-/// `euid` our effective uid. Returns the new object's `st_dev`.
+/// `euid` our effective uid. Returns the new object's `st_dev` and the
+/// parent's.
 #[allow(clippy::too_many_arguments)]
 fn finish_new(
     fd: &OwnedFd,
@@ -707,7 +715,7 @@ fn finish_new(
     mode: u32,
     uid: u32,
     gid: u32,
-) -> SysResult<u64> {
+) -> SysResult<(u64, u64)> {
     let st = fstat(fd)?;
     let parent_dev = match parent_dev {
         Some(dev) => dev,
@@ -718,7 +726,7 @@ fn finish_new(
     }
     fchown(fd, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))?;
     fchmod(fd, Mode::from_raw_mode(mode & 0o7777))?;
-    Ok(st.st_dev)
+    Ok((st.st_dev, parent_dev))
 }
 
 /// The unique ID of the mount `fd`'s object is in (`None` before 6.8).
@@ -793,9 +801,13 @@ impl System for LiveSystem {
             .map(|k| &k.fd)
             .or((parent == "/").then_some(&self.root))
         {
-            return not_found_is_none(
+            let found = not_found_is_none(
                 statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map(|st| meta_of(&st)),
-            );
+            )?;
+            if found.is_none() {
+                self.last_missing = Some(path.to_owned());
+            }
+            return Ok(found);
         }
         // The parent is not kept (typically just after a mount): open the
         // object itself in one walk from the longest kept ancestor (a
@@ -811,7 +823,10 @@ impl System for LiveSystem {
             ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::BENEATH,
         ) {
             Ok(fd) => fd,
-            Err(Errno::NOENT) => return Ok(None),
+            Err(Errno::NOENT) => {
+                self.last_missing = Some(path.to_owned());
+                return Ok(None);
+            }
             Err(err) => return Err(err),
         };
         let meta = meta_of(&fstat(&fd)?);
@@ -891,12 +906,14 @@ impl System for LiveSystem {
         // Most levels of a creation walk exist: look before trying (one call
         // instead of `mkdirat` failing with `EEXIST` and then a look; an
         // existing name is `EEXIST` even on a read-only file system, so the
-        // answer is the same).
-        match kind_at(dir.as_fd(), name) {
-            Ok(FileKind::Dir) => return Ok(false),
-            Ok(_) => return Err(Errno::EXIST),
-            Err(Errno::NOENT) => {}
-            Err(err) => return Err(err),
+        // answer is the same). Unless `lstat` has just found it missing.
+        if self.last_missing.take().as_deref() != Some(path.as_str()) {
+            match kind_at(dir.as_fd(), name) {
+                Ok(FileKind::Dir) => return Ok(false),
+                Ok(_) => return Err(Errno::EXIST),
+                Err(Errno::NOENT) => {}
+                Err(err) => return Err(err),
+            }
         }
         match mkdirat(&dir, name, Mode::from_raw_mode(mode & 0o7777)) {
             Ok(()) => {}
@@ -915,7 +932,11 @@ impl System for LiveSystem {
             Mode::empty(),
         )?;
         let euid = self.euid();
-        let dev = finish_new(&made, &dir, parent_dev, euid, FileKind::Dir, mode, uid, gid)?;
+        let (dev, parent_dev) =
+            finish_new(&made, &dir, parent_dev, euid, FileKind::Dir, mode, uid, gid)?;
+        if let Some(kept) = self.dirs.get_mut(parent) {
+            kept.dev = Some(parent_dev);
+        }
         // Made by us and checked: the next level of a creation walk starts here.
         self.keep_dir(&path, Arc::new(made), Some(dev));
         Ok(true)
@@ -948,7 +969,7 @@ impl System for LiveSystem {
         };
         let parent_dev = self.dirs.get(parent).and_then(|k| k.dev);
         let euid = self.euid();
-        finish_new(
+        let (_, parent_dev) = finish_new(
             &made,
             &dir,
             parent_dev,
@@ -958,6 +979,9 @@ impl System for LiveSystem {
             uid,
             gid,
         )?;
+        if let Some(kept) = self.dirs.get_mut(parent) {
+            kept.dev = Some(parent_dev);
+        }
         Ok(true)
     }
 
