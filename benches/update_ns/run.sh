@@ -30,10 +30,13 @@
 #     STRACE=slow: count the calls that take over 30 us
 #   PERF=1: perf record of ours (REPEAT=10 runs per step) instead of times;
 #     CALLGRAPH=dwarf for user-space stacks, PERF_OUT=dir keeps `perf script`
+#   COUNT=1: perf stat of each side per step (task-clock, page faults; mean
+#     of REPEAT=10 fresh runs) instead of wall times
 #   COLD=1: mount the squashfs afresh before each side's scratch step (no
 #     lookup of it cached, as right after a snap is installed); default: warm
 #   ROUNDS=R (default: 11 for N<=10, 9 for N<=100, 7 above)
-#   OURS=path (default: target/release/snap-update-ns, built here)
+#   OURS=path (default: target/TRIPLE/release/snap-update-ns, built here
+#     static with `cargo build-snap-confine`; DYNAMIC=1: target/release's)
 #   SNAPD=path (default: /usr/lib/snapd/snap-update-ns)
 set -euo pipefail
 if [ "${1:-}" = "--inner" ]; then
@@ -238,6 +241,34 @@ try:
                     if os.environ.get("PERF_OUT"):
                         open(f"{os.environ['PERF_OUT']}/{shape}-{n}-{step}.txt", "w").write(out)
                 continue
+            if os.environ.get("COUNT"):
+                # CPU counts per step instead of wall times (steadier on a busy
+                # machine): perf stat of each side, mean of REPEAT fresh runs.
+                reps = int(os.environ.get("REPEAT", "10"))
+                # (No hardware counters on this VM: instructions are <not supported>.)
+                events = "task-clock,page-faults"
+                for who, binary in (("snapd", snapd), ("ours", ours)):
+                    for step in steps:
+                        tot = {}
+                        for k in range(reps):
+                            holder = preserve()
+                            write(p1)
+                            if step != "scratch":
+                                timed(binary)
+                                write(p2)
+                                if step == "noop":
+                                    timed(binary)
+                            r = subprocess.run(["perf", "stat", "-x,", "-e", events, binary, "bench"], env={},
+                                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            for line in r.stderr.splitlines():
+                                f = line.split(",")
+                                if len(f) > 2 and f[0].replace(".", "").isdigit():
+                                    tot[f[2]] = tot.get(f[2], 0) + float(f[0])
+                            discard(holder)
+                        print(f"{shape:<9} {n:>5} {step:<8} {who:<6} task-clock {tot.get('task-clock', 0) / reps:8.3f} ms"
+                              f"  page-faults {tot.get('page-faults', 0) / reps:8.1f}")
+                        sys.stdout.flush()
+                continue
             if os.environ.get("STRACE"):
                 # System calls per step instead of times: strace -c -f of each side.
                 for who, binary in (("snapd", snapd), ("ours", ours)):
@@ -308,8 +339,15 @@ SIZES=("$@")
 SHAPES=${SHAPES:-siblings,mimic,deep,mix}
 SNAPD=${SNAPD:-/usr/lib/snapd/snap-update-ns}
 if [ -z "${OURS:-}" ]; then
-    cargo build --release -q -p snap-update-ns
-    OURS=$PWD/target/release/snap-update-ns
+    # Static, as it ships (the alias in .cargo/config.toml); DYNAMIC=1 for
+    # cargo build --release's dynamically linked one.
+    if [ -n "${DYNAMIC:-}" ]; then
+        cargo build --release -q --locked -p snap-update-ns
+        OURS=$PWD/target/release/snap-update-ns
+    else
+        cargo build-snap-confine -q --locked
+        OURS=$PWD/target/$(rustc -vV | sed -n 's/^host: //p')/release/snap-update-ns
+    fi
 fi
 [ -x "$SNAPD" ] || { echo "snapd's snap-update-ns not found at $SNAPD (apt-get install snapd)" >&2; exit 1; }
 command -v mksquashfs >/dev/null || { echo "mksquashfs not found (apt-get install squashfs-tools)" >&2; exit 1; }

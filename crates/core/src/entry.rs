@@ -100,7 +100,7 @@ pub const OPT_IGNORE_MISSING: &str = "x-snapd.ignore-missing";
 
 /// Parse a base-10 integer as Go's `strconv.Atoi` does: an optional sign and
 /// at least one ASCII digit, in range for a 64-bit int.
-fn atoi(s: &str) -> Option<i64> {
+pub(crate) fn atoi(s: &str) -> Option<i64> {
     let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;

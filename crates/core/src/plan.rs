@@ -10,7 +10,9 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 
-use crate::entry::{MountEntry, OPT_DETACH, OPT_ORIGIN};
+use crate::entry::{
+    MountEntry, OPT_DETACH, OPT_ID, OPT_NEEDED_BY, OPT_ORIGIN, OPT_SYNTHETIC, atoi,
+};
 use crate::paths;
 
 /// What to do with one mount entry.
@@ -356,9 +358,188 @@ pub fn needed_changes<'a>(
     changes
 }
 
+/// What an update whose plan keeps everything does, found from the texts
+/// of the profiles alone (see [`unchanged_update`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnchangedUpdate {
+    /// How many current entries are kept (all of them).
+    pub kept: usize,
+    /// The new current profile, as [`Profile`](crate::profile::Profile)'s
+    /// `Display` writes it: the current entries in reverse order (the order
+    /// of their keeps).
+    pub text: String,
+}
+
+/// One entry of a profile, borrowed from its line (no escape in any
+/// field, so every field is its own unescaped text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct LineEntry<'t> {
+    name: &'t str,
+    dir: &'t str,
+    fs_type: &'t str,
+    /// The options field as written; `None` when the line has none (an
+    /// empty option list, which is not equal to `defaults`).
+    options: Option<&'t str>,
+    freq: i64,
+    passno: i64,
+}
+
+impl<'t> LineEntry<'t> {
+    fn option_value(&self, key: &str) -> Option<&'t str> {
+        self.options?
+            .split(',')
+            .find_map(|o| o.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
+    }
+
+    fn has_option(&self, opt: &str) -> bool {
+        self.options.is_some_and(|o| o.split(',').any(|o| o == opt))
+    }
+
+    fn id(&self) -> &'t str {
+        self.option_value(OPT_ID).unwrap_or(self.dir)
+    }
+}
+
+/// The entries of a profile's text as [`Profile::parse`](crate::profile::Profile::parse)
+/// and [`MountEntry::parse`] read them, borrowed; `None` when a line does
+/// not parse, or has an escape (`\`), or a directory that is not clean:
+/// the cases this quick reading leaves to the full one.
+fn line_entries(text: &str) -> Option<Vec<LineEntry<'_>>> {
+    let mut out = Vec::new();
+    for raw in text.split('\n') {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut fields: [&str; 6] = [""; 6];
+        let mut count = 0;
+        for f in line
+            .split([' ', '\t'])
+            .filter(|f| !f.is_empty())
+            .take_while(|f| !f.starts_with('#'))
+        {
+            if count == fields.len() || f.contains('\\') {
+                return None;
+            }
+            fields[count] = f;
+            count += 1;
+        }
+        if count < 3 || !paths::is_clean_absolute(fields[1]) {
+            return None;
+        }
+        let number = |i: usize| if i < count { atoi(fields[i]) } else { Some(0) };
+        out.push(LineEntry {
+            name: fields[0],
+            dir: fields[1],
+            fs_type: fields[2],
+            options: (count > 3).then_some(fields[3]),
+            freq: number(4)?,
+            passno: number(5)?,
+        });
+    }
+    Some(out)
+}
+
+/// A small, fast hasher for the no-op check's tables of borrowed strings
+/// (FNV-1a; the keys are the profiles' own text, nothing to defend
+/// against: a worst case only costs time, never a wrong answer).
+#[derive(Clone, Copy)]
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
+
+/// When [`needed_changes`] of the profiles `current_text` and
+/// `desired_text` (their files' texts) would keep every current entry and
+/// mount nothing, what applying it does: nothing but saving the current
+/// entries in reverse order. Found without building a [`MountEntry`]: the
+/// lines are read in place (issue 11: the no-op was mostly parsing and
+/// planning). `None` when the plan may do anything else, and also when this
+/// quick reading cannot tell: a line that does not parse or has an escape,
+/// a directory that is not clean, two entries with one directory in either
+/// profile. Then the full planner decides (and reports the errors).
+///
+/// The rules are [`needed_changes`]'s for profiles with one entry per
+/// directory: a current entry is kept when it is `rootfs`, a synthetic one
+/// whose `x-snapd.needed-by` is a desired entry's ID, or equal to the
+/// desired entry with its directory; nothing is mounted when every desired
+/// entry's directory and type are those of a kept one.
+pub fn unchanged_update(current_text: &str, desired_text: &str) -> Option<UnchangedUpdate> {
+    let current = line_entries(current_text)?;
+    let desired = line_entries(desired_text)?;
+    let mut desired_by_dir: HashMap<&str, LineEntry<'_>, FnvBuild> =
+        HashMap::with_capacity_and_hasher(desired.len(), FnvBuild::default());
+    let mut desired_ids: HashSet<&str, FnvBuild> =
+        HashSet::with_capacity_and_hasher(desired.len(), FnvBuild::default());
+    for d in &desired {
+        if desired_by_dir.insert(d.dir, *d).is_some() {
+            return None;
+        }
+        desired_ids.insert(d.id());
+    }
+    let mut kept: HashMap<&str, &str, FnvBuild> =
+        HashMap::with_capacity_and_hasher(current.len(), FnvBuild::default());
+    let mut len = 0;
+    for e in &current {
+        let reuse = e.option_value(OPT_ORIGIN) == Some("rootfs")
+            || (e.has_option(OPT_SYNTHETIC)
+                && desired_ids.contains(e.option_value(OPT_NEEDED_BY).unwrap_or("")))
+            || desired_by_dir.get(e.dir) == Some(e);
+        if !reuse || kept.insert(e.dir, e.fs_type).is_some() {
+            return None;
+        }
+        len += e.name.len() + e.dir.len() + e.fs_type.len() + 40;
+        len += e.options.map_or(0, str::len);
+    }
+    if !desired
+        .iter()
+        .all(|d| kept.get(d.dir).is_some_and(|t| *t == d.fs_type))
+    {
+        return None;
+    }
+    // `MountEntry`'s `Display` of each: no field needs escaping (none has
+    // a space, tab, newline or backslash) and none is empty.
+    let mut text = String::with_capacity(len);
+    for e in current.iter().rev() {
+        use std::fmt::Write as _;
+        let _ = writeln!(
+            text,
+            "{} {} {} {} {} {}",
+            e.name,
+            e.dir,
+            e.fs_type,
+            e.options.unwrap_or("defaults"),
+            e.freq,
+            e.passno
+        );
+    }
+    Some(UnchangedUpdate {
+        kept: current.len(),
+        text,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::Profile;
     use proptest::prelude::*;
 
     fn e(line: &str) -> MountEntry {
@@ -904,6 +1085,58 @@ mod tests {
             .prop_map(|(d, f, s)| MemFs::new(d, f, s))
     }
 
+    /// When [`unchanged_update`] answers, it is the plan's: every current
+    /// entry kept, nothing mounted, and the kept entries' text.
+    fn check_unchanged_update(ct: &str, dt: &str, fs: &MemFs) -> Result<(), TestCaseError> {
+        let Some(u) = unchanged_update(ct, dt) else {
+            return Ok(());
+        };
+        let c = Profile::parse(ct).unwrap().entries;
+        let d = Profile::parse(dt).unwrap().entries;
+        let got = needed_changes(&c, &d, fs);
+        prop_assert!(got.iter().all(|ch| ch.action == Action::Keep), "{:?}", got);
+        prop_assert_eq!(got.len(), c.len());
+        prop_assert_eq!(u.kept, c.len());
+        let saved = Profile::from(got.into_iter().map(|ch| ch.entry).collect::<Vec<_>>());
+        prop_assert_eq!(u.text, saved.to_string());
+        Ok(())
+    }
+
+    #[test]
+    fn unchanged_update_leaves_what_it_cannot_read_quickly_to_the_planner() {
+        let a = "/s /a none bind 0 0\n";
+        assert_eq!(
+            unchanged_update(a, a),
+            Some(UnchangedUpdate {
+                kept: 1,
+                text: a.to_owned()
+            })
+        );
+        let two = "# c\n  /s /a none bind 0 0  \n\n/t /b tmpfs\n";
+        assert_eq!(
+            unchanged_update(two, two).unwrap().text,
+            "/t /b tmpfs defaults 0 0\n/s /a none bind 0 0\n"
+        );
+        for odd in [
+            "/s /a none bind 0 x\n",
+            "/s /a\n",
+            "/s /a none bind 0 0 7\n",
+            "/s\\040x /a none bind 0 0\n",
+            "/s /a/ none bind 0 0\n",
+            "/s /a none bind 0 0\n/t /a none bind 0 0\n",
+        ] {
+            assert_eq!(unchanged_update(odd, odd), None, "{odd}");
+        }
+        // A changed entry, a new one, a removed one: work to do.
+        assert_eq!(unchanged_update(a, "/s /a none rbind 0 0\n"), None);
+        assert_eq!(
+            unchanged_update(a, "/s /a none bind 0 0\n/s /b none bind\n"),
+            None
+        );
+        assert_eq!(unchanged_update(a, ""), None);
+        assert_eq!(unchanged_update("", "").unwrap().kept, 0);
+    }
+
     fn without_detach(mut e: MountEntry) -> MountEntry {
         e.options.retain(|o| o != OPT_DETACH);
         e
@@ -997,6 +1230,38 @@ mod tests {
                 .collect();
             let second = needed_changes(&applied, &d, &fs);
             prop_assert!(second.iter().all(|ch| ch.action == Action::Keep), "{:?}", second);
+        }
+
+        #[test]
+        fn unchanged_update_is_what_the_plan_does_when_it_answers(
+            c in arb_profile(), d in arb_profile(), fs in arb_fs(), same in any::<bool>()
+        ) {
+            let ct = Profile::from(c).to_string();
+            let dt = if same { ct.clone() } else { Profile::from(d).to_string() };
+            check_unchanged_update(&ct, &dt, &fs)?;
+        }
+
+        #[test]
+        fn unchanged_update_answers_for_the_same_or_an_applied_profile(
+            c in arb_unique_profile(), d in arb_unique_profile(), fs in arb_fs()
+        ) {
+            let dt = Profile::from(d.clone()).to_string();
+            let d = Profile::parse(&dt).unwrap().entries;
+            let same = unchanged_update(&dt, &dt);
+            prop_assert!(same.is_some(), "{}", dt);
+            check_unchanged_update(&dt, &dt, &fs)?;
+            let applied: Vec<MountEntry> = needed_changes(&c, &d, &fs)
+                .into_iter()
+                .filter(|ch| ch.action != Action::Unmount)
+                .map(|ch| ch.entry)
+                .collect();
+            let dirs: HashSet<&str> = applied.iter().map(|e| e.dir.as_str()).collect();
+            let unique = dirs.len() == applied.len();
+            let at = Profile::from(applied.clone()).to_string();
+            // Two entries with one directory (a kept `rootfs` entry and the
+            // desired one mounted over it) are left to the planner.
+            prop_assert_eq!(unchanged_update(&at, &dt).is_some(), unique, "{}\n{}", at, dt);
+            check_unchanged_update(&at, &dt, &fs)?;
         }
 
         #[test]

@@ -209,6 +209,10 @@ impl Assumptions {
         let fs = sys
             .statfs(dir)
             .map_err(|e| ExecError::sys("cannot inspect", dir, e))?;
+        // `statfs` found the directory; its device is needed only below.
+        if fs.read_only || fs.magic == SQUASHFS_MAGIC {
+            return Ok(true);
+        }
         let st = match sys.lstat(dir) {
             Ok(Some(st)) => st,
             Ok(None) => {
@@ -220,9 +224,6 @@ impl Assumptions {
             }
             Err(e) => return Err(ExecError::sys("cannot inspect", dir, e)),
         };
-        if fs.read_only || fs.magic == SQUASHFS_MAGIC {
-            return Ok(true);
-        }
         if self.verified_devices.contains(&st.dev) {
             return Ok(true);
         }

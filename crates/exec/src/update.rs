@@ -29,11 +29,14 @@ use std::path::Path;
 
 use snapcell_core::dirs::Dirs;
 use snapcell_core::expand::expand_user_entries;
+use snapcell_core::plan::unchanged_update;
 use snapcell_core::profile::Profile;
 use snapcell_sys::cgroup::tracking::{Frozen, freeze_snap_processes};
 use snapcell_sys::debug;
 use snapcell_sys::ns::{NsError, enter_mount_namespace};
-use snapcell_sys::profile_io::{load_profile, save_profile};
+use snapcell_sys::profile_io::{
+    load_profile, parse_profile_text, read_profile_text, save_profile, save_profile_text,
+};
 use snapcell_sys::snaplock::{Lock, lock_snap, verify_snap_locked};
 use snapcell_sys::system::{Errno, SysResult, System};
 
@@ -73,6 +76,15 @@ pub trait MountProfileUpdateContext {
 
     /// Record the profile the namespace now has.
     fn save_current_profile(&mut self, profile: &Profile) -> Result<(), String>;
+
+    /// Called in the namespace before the profiles are loaded: when the
+    /// profiles' texts alone show that the update would keep every entry
+    /// and mount nothing ([`unchanged_update`]), record the new current
+    /// profile as the update would and return how many entries were kept;
+    /// `Ok(None)` for the full update. Default: always the full update.
+    fn save_if_unchanged(&mut self) -> Result<Option<usize>, String> {
+        Ok(None)
+    }
 }
 
 /// How an update ended well.
@@ -82,6 +94,9 @@ pub enum Updated {
     NoNamespace,
     /// The namespace now has the desired profile, as far as it could.
     Done(Outcome),
+    /// The profiles asked for no change ([`MountProfileUpdateContext::save_if_unchanged`]):
+    /// `kept` entries kept, the current profile saved, nothing else done.
+    Unchanged { kept: usize },
 }
 
 /// Why an update failed.
@@ -117,6 +132,13 @@ pub fn execute_mount_profile_update<S: System>(
             ctx.instance_name()
         );
         return Ok(Updated::NoNamespace);
+    }
+    if let Some(kept) = ctx
+        .save_if_unchanged()
+        .map_err(ProfileUpdateError::Context)?
+    {
+        debug!("the mount profiles ask for no change: {kept} entries kept");
+        return Ok(Updated::Unchanged { kept });
     }
     let desired = ctx
         .load_desired_profile()
@@ -169,6 +191,9 @@ pub struct SystemProfileUpdateContext {
     enter: bool,
     /// The profiles as the caller gives them, instead of reading them.
     given: Option<(Profile, Profile)>,
+    /// The desired and the current profile's texts, read by
+    /// `save_if_unchanged` and parsed by the loads that follow it.
+    texts: Option<(String, String)>,
 }
 
 impl SystemProfileUpdateContext {
@@ -185,6 +210,7 @@ impl SystemProfileUpdateContext {
             },
             enter,
             given: None,
+            texts: None,
         }
     }
 
@@ -203,6 +229,7 @@ impl SystemProfileUpdateContext {
             locking: Locking::HeldByCaller,
             enter: false,
             given: Some((current, desired)),
+            texts: None,
         }
     }
 
@@ -259,22 +286,51 @@ impl MountProfileUpdateContext for SystemProfileUpdateContext {
     }
 
     fn load_desired_profile(&mut self) -> Result<Profile, String> {
-        match &self.given {
-            Some((_, desired)) => Ok(desired.clone()),
-            None => load_profile(Path::new(&self.desired_path())).map_err(|e| e.to_string()),
+        let path = self.desired_path();
+        match (&self.given, &self.texts) {
+            (Some((_, desired)), _) => Ok(desired.clone()),
+            (None, Some((text, _))) => parse_profile_text(Path::new(&path), text),
+            (None, None) => load_profile(Path::new(&path)),
         }
+        .map_err(|e| e.to_string())
     }
 
     fn load_current_profile(&mut self) -> Result<Profile, String> {
-        match &self.given {
-            Some((current, _)) => Ok(current.clone()),
-            None => load_profile(Path::new(&self.current_path())).map_err(|e| e.to_string()),
-        }
+        let path = self.current_path();
+        let loaded = match (&self.given, &self.texts) {
+            (Some((current, _)), _) => Ok(current.clone()),
+            (None, Some((_, text))) => parse_profile_text(Path::new(&path), text),
+            (None, None) => load_profile(Path::new(&path)),
+        };
+        self.texts = None;
+        loaded.map_err(|e| e.to_string())
     }
 
     /// Atomically (snapd's format, byte for byte).
     fn save_current_profile(&mut self, profile: &Profile) -> Result<(), String> {
         save_profile(Path::new(&self.current_path()), profile).map_err(|e| e.to_string())
+    }
+
+    /// snap-update-ns's, reading both files once (the loads parse what was
+    /// read here); a file that cannot be read is left to the loads to
+    /// report, in their order.
+    fn save_if_unchanged(&mut self) -> Result<Option<usize>, String> {
+        if self.given.is_some() {
+            return Ok(None);
+        }
+        let (Ok(desired), Ok(current)) = (
+            read_profile_text(Path::new(&self.desired_path())),
+            read_profile_text(Path::new(&self.current_path())),
+        ) else {
+            return Ok(None);
+        };
+        if let Some(unchanged) = unchanged_update(&current, &desired) {
+            save_profile_text(Path::new(&self.current_path()), &unchanged.text)
+                .map_err(|e| e.to_string())?;
+            return Ok(Some(unchanged.kept));
+        }
+        self.texts = Some((desired, current));
+        Ok(None)
     }
 }
 

@@ -95,23 +95,44 @@
 //! * What a path leads to changes under our own hands only by a mount, an
 //!   unmount or a removal. A mount over a kept directory or over one of its
 //!   ancestors makes the path lead into the new mount while the descriptor
-//!   still points into the covered tree; with mount propagation, a mount
-//!   made at one path can also appear at others (a peer of a shared mount),
-//!   so a prefix test on the target is not enough. Hence every
-//!   [`System::bind`], [`System::mount_fs`], [`System::bind_from_aside`],
-//!   [`System::unmount`] and [`System::remove`] empties the whole cache,
-//!   whatever its result. `mkdir`, `mkfile` and `symlink` only add new names,
-//!   which no kept path can go through (a kept directory exists, so creating
-//!   at its name fails), and the directory `mkdir` made is kept itself.
-//!   `set_propagation` and `set_aside` change no path.
+//!   still points into the covered tree; a mount below a kept directory
+//!   changes nothing about it (lookups from it cross into the new mount).
+//!   So a [`System::bind`], [`System::mount_fs`] or
+//!   [`System::bind_from_aside`] at a target forgets the directories kept
+//!   at the target and below it, and keeps the others (issue 11: the
+//!   cache was emptied at every mount, so every entry walked from `/`
+//!   again). With mount propagation a mount made at one path can also
+//!   appear at others (a peer of a shared mount), so a prefix test is
+//!   enough only where nothing propagates: the mount the target is in is
+//!   asked (`statx` for its unique ID, `statmount` for its propagation,
+//!   once per mount), and if it is shared, or a kernel before 6.8 cannot
+//!   tell, the whole cache is emptied, as before. (The kernel propagates a
+//!   new mount only from a shared destination; a mount that is not shared
+//!   has neither peers nor slaves.) [`System::unmount`] forgets what is at
+//!   or below its target when the mount it takes away is attached to one
+//!   that is not shared (an unmount propagates to the parent's peers) and,
+//!   for a lazy unmount, when the tree it takes along was just made private
+//!   by `set_propagation` (the executor does that before every lazy
+//!   unmount); otherwise it empties the whole cache. Either way no kept
+//!   descriptor inside the unmounted tree keeps it busy.
+//!   [`System::remove`] forgets the removed path and what is below it. Kept leaves (below) are forgotten by any mount or removal.
+//!   `mkdir`, `mkfile` and `symlink` only add new names, which no kept path
+//!   can go through (a kept directory exists, so creating at its name
+//!   fails), and the directory `mkdir` made is kept itself.
+//!   `set_propagation` and `set_aside` change no path (the first forgets
+//!   what is known of mounts' propagation).
 //! * Lookups relative to a kept descriptor cross mount points below it as
-//!   any lookup does; only mounts above it are not seen, and those empty
-//!   the cache.
+//!   any lookup does; only mounts at or above it are not seen, and those
+//!   forget it.
 //! * [`System::stat`] (which follows symlinks) never uses the cache.
 //!
-//! The cache holds at most [`DIR_CACHE_MAX`] descriptors (emptied when full);
-//! in practice it is emptied at every mount, so it holds the few directories
-//! of one entry.
+//! The cache holds at most [`DIR_CACHE_MAX`] descriptors (emptied when
+//! full). With each kept directory go its `fstatfs` answer once asked (a
+//! file system changes only by a mount at the directory, which forgets it)
+//! and its `st_dev` when a `stat` gave it: the trespassing check asks
+//! `statfs` of the same few directories for every entry, and a `mkdir`
+//! compares the new directory's device with its parent's. A `mkdir` of a
+//! kept directory's path answers "exists" without a system call.
 //!
 //! What goes in, besides the directories walked to: [`System::lstat`] of a
 //! path whose parent is kept is one `fstatat` on the parent; otherwise
@@ -162,7 +183,7 @@ const RESOLVE_RETRIES: usize = 32;
 
 /// At most how many directory descriptors [`LiveSystem`] keeps (see the
 /// module's "Directory descriptor cache").
-pub const DIR_CACHE_MAX: usize = 64;
+pub const DIR_CACHE_MAX: usize = 256;
 
 /// At most how many other descriptors (files) [`LiveSystem`] keeps from
 /// [`System::lstat`] for a bind that follows (see the module's "Directory
@@ -172,12 +193,40 @@ pub const LEAF_CACHE_MAX: usize = 4;
 /// `ST_RDONLY` in `statfs.f_flags`.
 const ST_RDONLY: i64 = 1;
 
+/// A directory kept by [`LiveSystem`], with what is known of it.
+#[derive(Debug)]
+struct Kept {
+    fd: Arc<OwnedFd>,
+    /// `fstatfs`'s answer, once asked (it changes only by a mount at the
+    /// directory, which forgets it).
+    fs: Option<FsMeta>,
+    /// Its `st_dev`, when a `stat` of it was made anyway.
+    dev: Option<u64>,
+}
+
 /// The system, resolved from a root directory descriptor.
 #[derive(Debug)]
 pub struct LiveSystem {
     root: Arc<OwnedFd>,
+    /// `fstatfs` of the root, once asked.
+    root_fs: Option<FsMeta>,
     /// Directories resolved safely, by absolute path (never `/`).
-    dirs: HashMap<String, Arc<OwnedFd>>,
+    dirs: HashMap<String, Kept>,
+    /// Whether the mount of each unique mount ID asked about is shared
+    /// (see the module's "Directory descriptor cache"); forgotten when a
+    /// propagation is changed.
+    shared_mounts: HashMap<u64, bool>,
+    /// The target of the last `set_propagation` that made a whole tree
+    /// private, while no mount or unmount followed it: a lazy unmount of
+    /// exactly that tree then propagates nowhere from inside it.
+    private_tree: Option<String>,
+    /// The effective uid, once asked (it does not change during an update).
+    euid: Option<u32>,
+    /// The last path [`System::lstat`] found missing: a `mkdir` of it
+    /// right after (the executor's check, then the creation) tries
+    /// `mkdirat` at once instead of looking first. Only a hint: `mkdirat`
+    /// answers `EEXIST` if it is there by then, which is handled as before.
+    last_missing: Option<String>,
     /// Other objects (not directories, not symlinks) that [`System::lstat`]
     /// opened, by absolute path: a bind of the same path then uses them.
     /// Emptied with `dirs`.
@@ -204,7 +253,12 @@ impl LiveSystem {
         )?;
         Ok(LiveSystem {
             root: Arc::new(root),
+            root_fs: None,
             dirs: HashMap::new(),
+            shared_mounts: HashMap::new(),
+            private_tree: None,
+            euid: None,
+            last_missing: None,
             leaves: Vec::new(),
             last_walk_parent: None,
             root_is_slash: true,
@@ -219,7 +273,12 @@ impl LiveSystem {
     pub fn with_root(root: OwnedFd) -> LiveSystem {
         LiveSystem {
             root: Arc::new(root),
+            root_fs: None,
             dirs: HashMap::new(),
+            shared_mounts: HashMap::new(),
+            private_tree: None,
+            euid: None,
+            last_missing: None,
             leaves: Vec::new(),
             last_walk_parent: None,
             root_is_slash: false,
@@ -241,14 +300,96 @@ impl LiveSystem {
         self.dirs.clear();
         self.leaves.clear();
         self.last_walk_parent = None;
+        self.root_fs = None;
     }
 
-    /// Keep `fd`, a directory resolved safely, as `path`'s.
-    fn keep_dir(&mut self, path: &str, fd: Arc<OwnedFd>) {
+    /// Forget what a mount at `target` (or the removal of `target`) may
+    /// have changed, when nothing propagates from it: the kept objects at
+    /// `target` and below it, and every kept leaf (a bind uses the leaf
+    /// just checked, never one from before a mount).
+    fn forget_at_or_below(&mut self, target: &str) {
+        let hit = |p: &str| {
+            target == "/"
+                || p.strip_prefix(target)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        };
+        self.dirs.retain(|p, _| !hit(p));
+        self.leaves.clear();
+        if self.last_walk_parent.as_deref().is_some_and(hit) {
+            self.last_walk_parent = None;
+        }
+        if target == "/" {
+            self.root_fs = None;
+        }
+    }
+
+    /// Forget what attaching a mount at `target`, onto `dst` (its
+    /// descriptor), may change: everything kept if the mount `dst` is in is
+    /// shared (the new mount may then also appear at other paths, or if
+    /// that cannot be told), else what is at or below `target`.
+    fn forget_mounted_over(&mut self, target: &str, dst: BorrowedFd<'_>) {
+        self.private_tree = None;
+        if self.may_propagate(dst) {
+            self.forget_dirs();
+        } else {
+            self.forget_at_or_below(target);
+        }
+    }
+
+    /// Whether a mount attached onto `dst` may propagate: the mount holding
+    /// `dst` is shared (peers, or slaves, that receive what is mounted on
+    /// it), or that cannot be told (a kernel before 6.8: no `statmount`
+    /// and no unique mount IDs). A mount that is not shared has neither
+    /// peers nor slaves, and the kernel propagates nothing from it
+    /// (`attach_recursive_mnt` propagates only for a shared destination).
+    fn may_propagate(&mut self, dst: BorrowedFd<'_>) -> bool {
+        match mount_id(dst) {
+            Some(id) => self.is_shared(id),
+            None => true,
+        }
+    }
+
+    /// Whether the mount with the unique ID `id` is shared (or that
+    /// cannot be told); asked once per mount.
+    fn is_shared(&mut self, id: u64) -> bool {
+        if let Some(shared) = self.shared_mounts.get(&id) {
+            return *shared;
+        }
+        let shared =
+            statmount_basic(id).is_none_or(|(prop, _)| prop & u64::from(raw::MS_SHARED) != 0);
+        self.shared_mounts.insert(id, shared);
+        shared
+    }
+
+    /// Whether unmounting the mount `fd` is at (the topmost one at
+    /// `target`) changes what no path but `target` and those below it lead
+    /// to: the mount it is attached to is not shared (an unmount propagates
+    /// to the peers of the parent), and, for a lazy unmount, which takes the
+    /// whole tree below along, that tree was just made private (its mounts
+    /// have no peers that would lose theirs).
+    fn unmount_is_local(&mut self, target: &str, fd: BorrowedFd<'_>, detach: bool) -> bool {
+        if detach && self.private_tree.as_deref() != Some(target) {
+            return false;
+        }
+        let Some((_, parent)) = mount_id(fd).and_then(statmount_basic) else {
+            return false;
+        };
+        !self.is_shared(parent)
+    }
+
+    /// Our effective uid (asked once).
+    fn euid(&mut self) -> u32 {
+        *self.euid.get_or_insert_with(|| geteuid().as_raw())
+    }
+
+    /// Keep `fd`, a directory resolved safely, as `path`'s (`dev`: its
+    /// `st_dev`, if known).
+    fn keep_dir(&mut self, path: &str, fd: Arc<OwnedFd>, dev: Option<u64>) {
         if self.dirs.len() >= DIR_CACHE_MAX {
             self.dirs.clear();
         }
-        self.dirs.insert(path.to_owned(), fd);
+        self.dirs
+            .insert(path.to_owned(), Kept { fd, fs: None, dev });
     }
 
     /// Keep `fd`, an object other than a directory or a symlink resolved
@@ -269,8 +410,8 @@ impl LiveSystem {
             if i == 0 {
                 break;
             }
-            if let Some(fd) = self.dirs.get(&path[..i]) {
-                return (fd.clone(), &path[i + 1..]);
+            if let Some(kept) = self.dirs.get(&path[..i]) {
+                return (kept.fd.clone(), &path[i + 1..]);
             }
             end = i;
         }
@@ -300,8 +441,8 @@ impl LiveSystem {
         if path == "/" {
             return Ok(self.root.clone());
         }
-        if let Some(fd) = self.dirs.get(path) {
-            return Ok(fd.clone());
+        if let Some(kept) = self.dirs.get(path) {
+            return Ok(kept.fd.clone());
         }
         if let Some((_, fd)) = self.leaves.iter().find(|(p, _)| p == path) {
             return Ok(fd.clone());
@@ -314,11 +455,11 @@ impl LiveSystem {
         if relative(path)? == "." {
             return Ok(self.root.clone());
         }
-        if let Some(fd) = self.dirs.get(path) {
-            return Ok(fd.clone());
+        if let Some(kept) = self.dirs.get(path) {
+            return Ok(kept.fd.clone());
         }
         let fd = Arc::new(self.resolve(path, OFlags::PATH | OFlags::DIRECTORY)?);
-        self.keep_dir(path, fd.clone());
+        self.keep_dir(path, fd.clone(), None);
         Ok(fd)
     }
 
@@ -561,23 +702,80 @@ fn kind_at(dir: BorrowedFd<'_>, name: &str) -> SysResult<FileKind> {
 /// our effective uid, on the parent's file system), then give it its owner
 /// and its exact mode (mkdirat and openat apply the umask, and chown clears
 /// set-id bits).
+/// `parent_dev` is the parent's `st_dev` if known (else it is asked),
+/// `euid` our effective uid. Returns the new object's `st_dev` and the
+/// parent's.
+#[allow(clippy::too_many_arguments)]
 fn finish_new(
     fd: &OwnedFd,
     parent: &OwnedFd,
+    parent_dev: Option<u64>,
+    euid: u32,
     kind: FileKind,
     mode: u32,
     uid: u32,
     gid: u32,
-) -> SysResult<()> {
+) -> SysResult<(u64, u64)> {
     let st = fstat(fd)?;
-    if kind_of(st.st_mode) != kind
-        || st.st_uid != geteuid().as_raw()
-        || st.st_dev != fstat(parent)?.st_dev
-    {
+    let parent_dev = match parent_dev {
+        Some(dev) => dev,
+        None => fstat(parent)?.st_dev,
+    };
+    if kind_of(st.st_mode) != kind || st.st_uid != euid || st.st_dev != parent_dev {
         return Err(Errno::EXIST);
     }
     fchown(fd, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))?;
-    fchmod(fd, Mode::from_raw_mode(mode & 0o7777))
+    fchmod(fd, Mode::from_raw_mode(mode & 0o7777))?;
+    Ok((st.st_dev, parent_dev))
+}
+
+/// The unique ID of the mount `fd`'s object is in (`None` before 6.8).
+fn mount_id(fd: BorrowedFd<'_>) -> Option<u64> {
+    let stx = statx(
+        fd,
+        "",
+        AtFlags::EMPTY_PATH | AtFlags::SYMLINK_NOFOLLOW | AtFlags::NO_AUTOMOUNT,
+        StatxFlags::from_bits_retain(raw::STATX_MNT_ID_UNIQUE),
+    )
+    .ok()?;
+    (stx.stx_mask & raw::STATX_MNT_ID_UNIQUE != 0).then_some(stx.stx_mnt_id)
+}
+
+/// `statmount(id, STATMOUNT_MNT_BASIC)`'s `mnt_propagation` (`MS_SHARED`,
+/// `MS_SLAVE`, ... bits) and `mnt_parent_id` (the unique ID of the mount
+/// it is attached to); `None` when it cannot be asked (before 6.8).
+fn statmount_basic(id: u64) -> Option<(u64, u64)> {
+    let req = raw::mnt_id_req {
+        size: raw::MNT_ID_REQ_SIZE_VER0,
+        spare: 0,
+        mnt_id: id,
+        param: u64::from(raw::STATMOUNT_MNT_BASIC),
+        mnt_ns_id: 0,
+    };
+    let mut buf = std::mem::MaybeUninit::<raw::statmount>::zeroed();
+    // SAFETY: `req` is a live `struct mnt_id_req` whose first
+    // `MNT_ID_REQ_SIZE_VER0` bytes (its size field says so) are the
+    // version-0 request the kernel reads; `buf` is a zeroed, writable
+    // `struct statmount` of the size passed, which the kernel fills (the
+    // basic fields only: no strings are asked for), and it outlives the
+    // call; flags are 0.
+    let ret = unsafe {
+        libc::syscall(
+            libc::c_long::from(raw::__NR_statmount),
+            &req as *const raw::mnt_id_req,
+            buf.as_mut_ptr(),
+            size_of::<raw::statmount>(),
+            0 as libc::c_uint,
+        )
+    };
+    if ret < 0 {
+        return None;
+    }
+    // SAFETY: zeroed at first and written by the kernel: every field is a
+    // plain integer, any bit pattern is valid.
+    let sm = unsafe { buf.assume_init() };
+    (sm.mask & u64::from(raw::STATMOUNT_MNT_BASIC) != 0)
+        .then_some((sm.mnt_propagation, sm.mnt_parent_id))
 }
 
 fn utf8(bytes: Vec<u8>) -> SysResult<String> {
@@ -600,11 +798,16 @@ impl System for LiveSystem {
         if let Some(dir) = self
             .dirs
             .get(parent)
+            .map(|k| &k.fd)
             .or((parent == "/").then_some(&self.root))
         {
-            return not_found_is_none(
+            let found = not_found_is_none(
                 statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map(|st| meta_of(&st)),
-            );
+            )?;
+            if found.is_none() {
+                self.last_missing = Some(path.to_owned());
+            }
+            return Ok(found);
         }
         // The parent is not kept (typically just after a mount): open the
         // object itself in one walk from the longest kept ancestor (a
@@ -620,13 +823,16 @@ impl System for LiveSystem {
             ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::BENEATH,
         ) {
             Ok(fd) => fd,
-            Err(Errno::NOENT) => return Ok(None),
+            Err(Errno::NOENT) => {
+                self.last_missing = Some(path.to_owned());
+                return Ok(None);
+            }
             Err(err) => return Err(err),
         };
         let meta = meta_of(&fstat(&fd)?);
         match meta.kind {
             FileKind::Symlink => {}
-            FileKind::Dir => self.keep_dir(path, Arc::new(fd)),
+            FileKind::Dir => self.keep_dir(path, Arc::new(fd), Some(meta.dev)),
             FileKind::File | FileKind::Other => self.keep_leaf(path, Arc::new(fd)),
         }
         Ok(Some(meta))
@@ -647,18 +853,34 @@ impl System for LiveSystem {
     }
 
     fn statfs(&mut self, path: &str) -> SysResult<FsMeta> {
+        // The answer for a kept directory is kept with it (the trespassing
+        // check asks about the same few directories for every entry).
+        let known = if path == "/" {
+            self.root_fs
+        } else {
+            self.dirs.get(path).and_then(|k| k.fs)
+        };
+        if let Some(fs) = known {
+            return Ok(fs);
+        }
         // A directory (the trespassing check's case) is kept: the `mkdir`
         // into it that typically follows starts there.
-        let fd = match self.open_dir(path) {
-            Ok(fd) => fd,
-            Err(Errno::NOTDIR) => self.open_path(path)?,
+        let (fd, is_dir) = match self.open_dir(path) {
+            Ok(fd) => (fd, true),
+            Err(Errno::NOTDIR) => (self.open_path(path)?, false),
             Err(err) => return Err(err),
         };
         let st = fstatfs(&fd)?;
-        Ok(FsMeta {
+        let fs = FsMeta {
             magic: st.f_type as i64,
             read_only: (st.f_flags as i64) & ST_RDONLY != 0,
-        })
+        };
+        if path == "/" {
+            self.root_fs = Some(fs);
+        } else if let Some(kept) = self.dirs.get_mut(path).filter(|_| is_dir) {
+            kept.fs = Some(fs);
+        }
+        Ok(fs)
     }
 
     fn mkdir(
@@ -670,16 +892,28 @@ impl System for LiveSystem {
         gid: u32,
     ) -> SysResult<bool> {
         check_name(name)?;
+        let path = if parent == "/" {
+            format!("/{name}")
+        } else {
+            format!("{parent}/{name}")
+        };
+        if self.dirs.contains_key(&path) {
+            // A kept directory: it is there (and a directory).
+            return Ok(false);
+        }
         let dir = self.open_dir(parent)?;
+        let parent_dev = self.dirs.get(parent).and_then(|k| k.dev);
         // Most levels of a creation walk exist: look before trying (one call
         // instead of `mkdirat` failing with `EEXIST` and then a look; an
         // existing name is `EEXIST` even on a read-only file system, so the
-        // answer is the same).
-        match kind_at(dir.as_fd(), name) {
-            Ok(FileKind::Dir) => return Ok(false),
-            Ok(_) => return Err(Errno::EXIST),
-            Err(Errno::NOENT) => {}
-            Err(err) => return Err(err),
+        // answer is the same). Unless `lstat` has just found it missing.
+        if self.last_missing.take().as_deref() != Some(path.as_str()) {
+            match kind_at(dir.as_fd(), name) {
+                Ok(FileKind::Dir) => return Ok(false),
+                Ok(_) => return Err(Errno::EXIST),
+                Err(Errno::NOENT) => {}
+                Err(err) => return Err(err),
+            }
         }
         match mkdirat(&dir, name, Mode::from_raw_mode(mode & 0o7777)) {
             Ok(()) => {}
@@ -697,14 +931,14 @@ impl System for LiveSystem {
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        finish_new(&made, &dir, FileKind::Dir, mode, uid, gid)?;
+        let euid = self.euid();
+        let (dev, parent_dev) =
+            finish_new(&made, &dir, parent_dev, euid, FileKind::Dir, mode, uid, gid)?;
+        if let Some(kept) = self.dirs.get_mut(parent) {
+            kept.dev = Some(parent_dev);
+        }
         // Made by us and checked: the next level of a creation walk starts here.
-        let path = if parent == "/" {
-            format!("/{name}")
-        } else {
-            format!("{parent}/{name}")
-        };
-        self.keep_dir(&path, Arc::new(made));
+        self.keep_dir(&path, Arc::new(made), Some(dev));
         Ok(true)
     }
 
@@ -733,7 +967,21 @@ impl System for LiveSystem {
             }
             Err(err) => return Err(err),
         };
-        finish_new(&made, &dir, FileKind::File, mode, uid, gid)?;
+        let parent_dev = self.dirs.get(parent).and_then(|k| k.dev);
+        let euid = self.euid();
+        let (_, parent_dev) = finish_new(
+            &made,
+            &dir,
+            parent_dev,
+            euid,
+            FileKind::File,
+            mode,
+            uid,
+            gid,
+        )?;
+        if let Some(kept) = self.dirs.get_mut(parent) {
+            kept.dev = Some(parent_dev);
+        }
         Ok(true)
     }
 
@@ -770,7 +1018,8 @@ impl System for LiveSystem {
 
     fn remove(&mut self, path: &str) -> SysResult<()> {
         let (dir, name) = self.open_parent(path)?;
-        self.forget_dirs();
+        // Only what is at or below the removed name changes.
+        self.forget_at_or_below(path);
         let flags = match kind_at(dir.as_fd(), name)? {
             FileKind::Dir => AtFlags::REMOVEDIR,
             _ => AtFlags::empty(),
@@ -788,7 +1037,7 @@ impl System for LiveSystem {
         relative(target)?;
         let src = self.open_path(source)?;
         let dst = self.open_path(target)?;
-        self.forget_dirs();
+        self.forget_mounted_over(target, dst.as_fd());
         let tree = clone_tree(src.as_fd(), recursive)?;
         if read_only {
             let attr = raw::mount_attr {
@@ -819,7 +1068,7 @@ impl System for LiveSystem {
             return Err(Errno::INVAL);
         }
         let dst = self.open_path(target)?;
-        self.forget_dirs();
+        self.forget_mounted_over(target, dst.as_fd());
         let mut target_name = None;
         if !self.legacy && !flags.contains(MountFlags::POSIXACL) {
             match self.mount_fs_new_api(source, dst.as_fd(), fstype, flags, data) {
@@ -862,7 +1111,16 @@ impl System for LiveSystem {
         }
         let recursive = propagation.contains(MountFlags::REC);
         let fd = self.open_path(target)?;
-        if !self.legacy {
+        // What is shared changes: ask again at the next mount.
+        self.shared_mounts.clear();
+        self.private_tree = None;
+        let whole_tree_private = propagation == MountFlags::PRIVATE | MountFlags::REC;
+        let result = if self.legacy {
+            rustix::mount::mount_change(
+                proc_fd_path(fd.as_fd())?.as_str(),
+                MountPropagationFlags::from_bits_retain(propagation.0 as u32),
+            )
+        } else {
             let attr = raw::mount_attr {
                 attr_set: 0,
                 attr_clr: 0,
@@ -872,25 +1130,33 @@ impl System for LiveSystem {
             match mount_setattr(fd.as_fd(), recursive, &attr) {
                 Err(err @ (Errno::NOSYS | Errno::INVAL)) => {
                     let name = proc_fd_path(fd.as_fd()).map_err(|_| err)?;
-                    return rustix::mount::mount_change(
+                    rustix::mount::mount_change(
                         name.as_str(),
                         MountPropagationFlags::from_bits_retain(propagation.0 as u32),
-                    );
+                    )
                 }
-                other => return other,
+                other => other,
             }
+        };
+        if result.is_ok() && whole_tree_private {
+            self.private_tree = Some(target.to_owned());
         }
-        rustix::mount::mount_change(
-            proc_fd_path(fd.as_fd())?.as_str(),
-            MountPropagationFlags::from_bits_retain(propagation.0 as u32),
-        )
+        result
     }
 
     fn unmount(&mut self, target: &str, detach: bool) -> SysResult<()> {
-        // Refuses a symlink at any component; closed again at once, or the
-        // descriptor itself would keep the mount busy.
-        drop(self.open_path(target)?);
-        self.forget_dirs();
+        // Refuses a symlink at any component; closed again at once (with
+        // every kept descriptor at or below it), or the descriptor itself
+        // would keep the mount busy.
+        let fd = self.open_path(target)?;
+        let local = self.unmount_is_local(target, fd.as_fd(), detach);
+        drop(fd);
+        self.private_tree = None;
+        if local {
+            self.forget_at_or_below(target);
+        } else {
+            self.forget_dirs();
+        }
         let mut flags = UnmountFlags::NOFOLLOW;
         if detach {
             flags |= UnmountFlags::DETACH;
@@ -952,7 +1218,7 @@ impl System for LiveSystem {
             ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::BENEATH,
         )?;
         let dst = self.open_path(target)?;
-        self.forget_dirs();
+        self.forget_mounted_over(target, dst.as_fd());
         let clone = clone_tree(src.as_fd(), recursive)?;
         attach(clone.as_fd(), dst.as_fd())
     }

@@ -56,9 +56,15 @@ pub enum ProfileIoError {
 /// failure to read, text that is not UTF-8 and a line that is not a mount
 /// entry are errors naming the file (and the 1-based line).
 pub fn load_profile(path: &Path) -> Result<Profile, ProfileIoError> {
+    parse_profile_text(path, &read_profile_text(path)?)
+}
+
+/// The text of the profile at `path`, unparsed (`""` for a missing file);
+/// errors as [`load_profile`]'s, but for the lines' syntax.
+pub fn read_profile_text(path: &Path) -> Result<String, ProfileIoError> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Profile::default()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(String::new()),
         Err(error) => {
             return Err(ProfileIoError::Read {
                 path: path.to_owned(),
@@ -66,10 +72,18 @@ pub fn load_profile(path: &Path) -> Result<Profile, ProfileIoError> {
             });
         }
     };
-    let text = std::str::from_utf8(&bytes).map_err(|e| ProfileIoError::InvalidUtf8 {
-        path: path.to_owned(),
-        line: line_of(&bytes, e.valid_up_to()),
-    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        ProfileIoError::InvalidUtf8 {
+            path: path.to_owned(),
+            line: line_of(e.as_bytes(), offset),
+        }
+    })
+}
+
+/// Parse `text`, read from `path` by [`read_profile_text`]: the rest of
+/// [`load_profile`].
+pub fn parse_profile_text(path: &Path, text: &str) -> Result<Profile, ProfileIoError> {
     Profile::parse(text).map_err(|e| ProfileIoError::Parse {
         path: path.to_owned(),
         line: e.line,
@@ -92,6 +106,12 @@ fn line_of(bytes: &[u8], offset: usize) -> usize {
 /// `fchmod` before it is synced, so neither the umask nor a crash can leave a
 /// profile with another mode. A symlink at `path` is replaced, not followed.
 pub fn save_profile(path: &Path, profile: &Profile) -> Result<(), ProfileIoError> {
+    save_profile_text(path, &profile.to_string())
+}
+
+/// [`save_profile`] of a profile already written as text (`Profile`'s
+/// `Display`).
+pub fn save_profile_text(path: &Path, text: &str) -> Result<(), ProfileIoError> {
     let fail = |step: String, error: io::Error| ProfileIoError::Write {
         path: path.to_owned(),
         step,
@@ -118,7 +138,7 @@ pub fn save_profile(path: &Path, profile: &Profile) -> Result<(), ProfileIoError
     })?;
     let temp_path = dir.join(&temp_name);
 
-    let written = write_and_sync(temp_fd, profile.to_string().as_bytes())
+    let written = write_and_sync(temp_fd, text.as_bytes())
         .map_err(|(what, e)| fail(format!("cannot {what} {}", temp_path.display()), e))
         .and_then(|()| {
             rustix::fs::renameat(&dir_fd, &temp_name, &dir_fd, name).map_err(|e| {

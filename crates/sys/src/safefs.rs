@@ -345,6 +345,15 @@ pub fn open_trusted_dir(path: &Path, flags: OFlags, trust: Trust) -> Result<Owne
         return Err(PathError::NotAbsolute(path.display().to_string()).into());
     }
     let flags = flags | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    if let Some(fd) = open_trusted_dir_at_once(path, flags, trust) {
+        return Ok(fd);
+    }
+    open_trusted_dir_walk(path, flags, trust)
+}
+
+/// The walk of [`open_trusted_dir`], one component at a time (`flags`
+/// complete, `path` absolute).
+fn open_trusted_dir_walk(path: &Path, flags: OFlags, trust: Trust) -> Result<OwnedFd> {
     let mut shown = PathBuf::from("/");
     let mut fd = rustix::fs::open("/", flags, Mode::empty())
         .map_err(|errno| Error::sys(Op::Open, &shown, errno))?;
@@ -363,6 +372,53 @@ pub fn open_trusted_dir(path: &Path, flags: OFlags, trust: Trust) -> Result<Owne
         check_trusted_fd(&fd, &shown, trust, names.peek().is_none())?;
     }
     Ok(fd)
+}
+
+/// [`open_trusted_dir`] in fewer system calls, when everything is as it
+/// should be: one `openat2` refusing symbolic links (as the walk refuses
+/// them) opens the directory, and each directory above it is checked
+/// through `..` from it (`fstatat(fd, "../..")`, one call a level instead
+/// of an open, a stat and a close): the same objects the walk would reach,
+/// since no component is a symbolic link and `..` of a mount's root is
+/// the directory it is mounted on, as the walk went down. snap-confine opens
+/// the seccomp directory on every launch (issue 11). `None` whenever this
+/// cannot tell, or anything fails or is not trusted: then the walk runs and
+/// says why, so errors are the walk's, in its order.
+fn open_trusted_dir_at_once(path: &Path, flags: OFlags, trust: Trust) -> Option<OwnedFd> {
+    let mut depth = 0;
+    for comp in path.components() {
+        match comp {
+            Component::RootDir => {}
+            Component::Normal(_) => depth += 1,
+            _ => return None,
+        }
+    }
+    let fd = rustix::fs::openat2(
+        rustix::fs::CWD,
+        path,
+        flags,
+        Mode::empty(),
+        rustix::fs::ResolveFlags::NO_SYMLINKS | rustix::fs::ResolveFlags::NO_MAGICLINKS,
+    )
+    .ok()?;
+    // From `/` down, as the walk checks: `depth` levels of `..` is `/`.
+    let mut up = String::with_capacity(3 * depth);
+    for level in (0..=depth).rev() {
+        up.clear();
+        for i in 0..level {
+            up.push_str(if i == 0 { ".." } else { "/.." });
+        }
+        let st = if level == 0 {
+            fstat(&fd).ok()?
+        } else {
+            statat(&fd, up.as_str(), AtFlags::SYMLINK_NOFOLLOW).ok()?
+        };
+        if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+            return None;
+        }
+        check_trusted(path, &st, trust, level == 0).ok()?;
+    }
+    Some(fd)
 }
 
 fn check_trusted_fd(fd: &OwnedFd, path: &Path, trust: Trust, last: bool) -> Result<()> {
@@ -412,6 +468,36 @@ pub fn verify_trusted_dir(path: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_trusted_open_at_once_opens_what_the_walk_opens_or_leaves_it_to_the_walk() {
+        let tmp = tempfile::tempdir().unwrap();
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink("/usr", &link).unwrap();
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let link = link.to_str().unwrap();
+        let cases = [
+            ("/", Trust::RootStrict, true),
+            ("/usr/lib", Trust::RootStrict, true),
+            ("/usr/lib", Trust::RootOnly, true),
+            // Writable by all (sticky): trusted only above the last one.
+            ("/tmp", Trust::RootOnly, false),
+            ("/tmp", Trust::RootStrict, false),
+            ("/usr/../usr", Trust::RootStrict, false),
+            ("/nonexistent/x", Trust::RootStrict, false),
+            (link, Trust::RootOnly, false),
+        ];
+        for (path, trust, quick) in cases {
+            let at_once = open_trusted_dir_at_once(Path::new(path), flags, trust);
+            assert_eq!(at_once.is_some(), quick, "{path}");
+            let walk = open_trusted_dir_walk(Path::new(path), flags, trust);
+            assert_eq!(walk.is_ok(), quick, "{path}: {:?}", walk.err());
+            if let (Some(a), Ok(w)) = (at_once, walk) {
+                let (a, w) = (fstat(&a).unwrap(), fstat(&w).unwrap());
+                assert_eq!((a.st_dev, a.st_ino), (w.st_dev, w.st_ino), "{path}");
+            }
+        }
+    }
 
     #[test]
     fn open_dir_refuses_symlinks_on_the_way() {

@@ -952,3 +952,130 @@ fn relative_and_unclean_paths_and_bad_names_are_invalid() {
         assert_eq!(s.read_dir("/tmp/ok").unwrap(), []);
     });
 }
+
+/// Kept directories outlive a mount that cannot reach them, and a mount
+/// at or above one forgets it (issue 11: the cache is no longer emptied at
+/// every mount).
+#[test]
+fn a_mount_forgets_only_the_directories_it_can_change() {
+    in_world(|_world| {
+        let mut s = sys();
+        // A private /tmp: nothing propagates from it.
+        tmpfs(&mut s, "/tmp");
+        s.set_propagation("/tmp", MountFlags::PRIVATE).unwrap();
+        mkdirs(&["/tmp/a/b", "/tmp/t/x", "/tmp/u"]);
+        fs::write("/tmp/a/b/f", "before").unwrap();
+        // Keep /tmp/a/b (the trespassing check's statfs keeps what it asks).
+        assert_eq!(s.statfs("/tmp/a/b").unwrap().magic, TMPFS_MAGIC);
+        assert!(s.lstat("/tmp/a/b/f").unwrap().is_some());
+
+        // A mount elsewhere: /tmp/a/b is still the directory kept, even
+        // if someone swaps the path (the race a kept descriptor narrows
+        // to what it always was: the object checked is the object used).
+        tmpfs(&mut s, "/tmp/t/x");
+        fs::rename("/tmp/a/b", "/tmp/a/old").unwrap();
+        fs::create_dir("/tmp/a/b").unwrap();
+        assert!(s.lstat("/tmp/a/b/f").unwrap().is_some());
+        fs::remove_dir("/tmp/a/b").unwrap();
+        fs::rename("/tmp/a/old", "/tmp/a/b").unwrap();
+
+        // A mount above it forgets it: the path now leads into the new
+        // mount, and so does every later lookup and statfs.
+        let bin = s.statfs("/tmp/a/b").unwrap();
+        tmpfs(&mut s, "/tmp/a");
+        assert_eq!(s.lstat("/tmp/a/b").unwrap(), None);
+        assert_eq!(s.lstat("/tmp/a/b/f").unwrap(), None);
+        // A mount at it, the same.
+        mkdirs(&["/tmp/a/b"]);
+        assert!(s.statfs("/tmp/a/b").is_ok());
+        fs::write("/tmp/a/b/g", "").unwrap();
+        s.mount_fs("bench", "/tmp/a/b", "tmpfs", MountFlags::RDONLY, "")
+            .unwrap();
+        assert_eq!(s.lstat("/tmp/a/b/g").unwrap(), None);
+        assert!(s.statfs("/tmp/a/b").unwrap().read_only);
+        assert!(!bin.read_only);
+        // mkdir of a kept directory says it exists; one that was removed
+        // is made again.
+        assert_eq!(s.statfs("/tmp/u").unwrap().magic, TMPFS_MAGIC);
+        assert_eq!(s.mkdir("/tmp", "u", 0o755, 0, 0), Ok(false));
+        s.remove("/tmp/u").unwrap();
+        assert_eq!(s.mkdir("/tmp", "u", 0o755, 0, 0), Ok(true));
+        assert!(Path::new("/tmp/u").is_dir());
+    });
+}
+
+/// Where the mount a target is in is shared, a mount there can appear at
+/// other paths too (its peers): then everything kept is forgotten.
+#[test]
+fn a_mount_that_propagates_forgets_every_kept_directory() {
+    in_world(|_world| {
+        let mut s = sys();
+        tmpfs(&mut s, "/tmp");
+        mkdirs(&["/tmp/p", "/tmp/q"]);
+        tmpfs(&mut s, "/tmp/p");
+        s.set_propagation("/tmp/p", MountFlags::SHARED).unwrap();
+        mkdirs(&["/tmp/p/d"]);
+        // /tmp/q is a peer of /tmp/p: what is mounted in one appears in both.
+        s.bind("/tmp/p", "/tmp/q", false, false).unwrap();
+        assert!(s.statfs("/tmp/q/d").is_ok());
+        assert_eq!(s.lstat("/tmp/q/d/new").unwrap(), None);
+        s.mount_fs("bench", "/tmp/p/d", "tmpfs", MountFlags::empty(), "")
+            .unwrap();
+        fs::write("/tmp/p/d/new", "propagated").unwrap();
+        assert_eq!(
+            fs::read_to_string("/tmp/q/d/new").unwrap(),
+            "propagated",
+            "the mount did not propagate: the test proves nothing"
+        );
+        // The kept /tmp/q/d (the covered directory) was forgotten.
+        assert!(s.lstat("/tmp/q/d/new").unwrap().is_some());
+    });
+}
+
+/// An unmount forgets what was kept in the tree it takes away (else a
+/// kept descriptor would keep it busy), and, where nothing propagates,
+/// nothing else; where the parent is shared, its peers lose their copy too.
+#[test]
+fn an_unmount_forgets_what_it_takes_away() {
+    in_world(|_world| {
+        let mut s = sys();
+        tmpfs(&mut s, "/tmp");
+        s.set_propagation("/tmp", MountFlags::PRIVATE).unwrap();
+        mkdirs(&["/tmp/a", "/tmp/m"]);
+        tmpfs(&mut s, "/tmp/m");
+        mkdirs(&["/tmp/m/sub"]);
+        assert!(s.statfs("/tmp/m/sub").is_ok());
+        assert!(s.statfs("/tmp/m").is_ok());
+        assert!(s.statfs("/tmp/a").is_ok());
+        s.unmount("/tmp/m", false).unwrap();
+        assert_eq!(s.lstat("/tmp/m/sub").unwrap(), None);
+        assert_eq!(s.statfs("/tmp/m").unwrap().magic, TMPFS_MAGIC);
+
+        // Lazily, a tree made private first: its submounts go along.
+        tmpfs(&mut s, "/tmp/m");
+        mkdirs(&["/tmp/m/sub"]);
+        tmpfs(&mut s, "/tmp/m/sub");
+        mkdirs(&["/tmp/m/sub/deeper"]);
+        assert!(s.statfs("/tmp/m/sub/deeper").is_ok());
+        s.set_propagation("/tmp/m", MountFlags::PRIVATE | MountFlags::REC)
+            .unwrap();
+        s.unmount("/tmp/m", true).unwrap();
+        assert_eq!(s.lstat("/tmp/m/sub").unwrap(), None);
+        assert!(mount_at("/tmp/m").is_none());
+
+        // A shared parent: the unmount takes the peer's copy too, which a
+        // kept descriptor of it must not keep busy.
+        mkdirs(&["/tmp/p", "/tmp/q"]);
+        tmpfs(&mut s, "/tmp/p");
+        s.set_propagation("/tmp/p", MountFlags::SHARED).unwrap();
+        mkdirs(&["/tmp/p/d"]);
+        s.bind("/tmp/p", "/tmp/q", false, false).unwrap();
+        s.mount_fs("bench", "/tmp/p/d", "tmpfs", MountFlags::empty(), "")
+            .unwrap();
+        fs::write("/tmp/p/d/new", "").unwrap();
+        assert!(s.statfs("/tmp/q/d").is_ok());
+        assert!(s.lstat("/tmp/q/d/new").unwrap().is_some());
+        s.unmount("/tmp/p/d", false).unwrap();
+        assert_eq!(s.lstat("/tmp/q/d/new").unwrap(), None);
+    });
+}
