@@ -606,7 +606,7 @@ fn inspect_and_trace_have_help_and_inspect_refuses_what_is_not_installed() {
 /// install and refresh, as snapd's implicit hooks do; a file there that is
 /// not a hook type does not.
 #[test]
-fn implicit_hooks_run_at_install_and_refresh() {
+fn implicit_hooks_run_at_install_refresh_and_remove() {
     let demo = Demo::new();
     demo.cache_small_base();
     let src = demo.dir.path().join("hooked");
@@ -618,9 +618,21 @@ fn implicit_hooks_run_at_install_and_refresh() {
             0o644,
         )
         .file("bin/x", "#!/bin/sh\n", 0o755);
-    for h in ["install", "configure", "post-refresh", "upgrade"] {
+    for h in [
+        "install",
+        "configure",
+        "pre-refresh",
+        "post-refresh",
+        "upgrade",
+    ] {
         tree = tree.file(format!("meta/hooks/{h}"), hook, 0o755);
     }
+    // A failing remove hook: said, and ignored, as snapd ignores it.
+    tree = tree.file(
+        "meta/hooks/remove",
+        "#!/bin/sh\necho \"remove hook ran at $SNAP_REVISION\" >&2\nexit 3\n",
+        0o755,
+    );
     tree.write_to(&src).unwrap();
     let before = MachineSnapshot::take();
     run_in_world(|_w| {
@@ -631,7 +643,13 @@ fn implicit_hooks_run_at_install_and_refresh() {
             fs::read_to_string(hooks).unwrap(),
             "install-x1\nconfigure-x1\n"
         );
-        for tag in ["install", "configure", "post-refresh"] {
+        for tag in [
+            "install",
+            "configure",
+            "pre-refresh",
+            "post-refresh",
+            "remove",
+        ] {
             let bin2 = format!("/var/lib/snapd/seccomp/bpf/snap.hooked.hook.{tag}.bin2");
             assert!(Path::new(&bin2).is_file(), "{bin2}");
         }
@@ -639,9 +657,17 @@ fn implicit_hooks_run_at_install_and_refresh() {
         ok(&demo.snapcell(&["try", s]), "try again");
         assert_eq!(
             fs::read_to_string(hooks).unwrap(),
-            "install-x1\nconfigure-x1\npost-refresh-x2\nconfigure-x2\n"
+            "install-x1\nconfigure-x1\npre-refresh-x1\npost-refresh-x2\nconfigure-x2\n"
         );
-        ok(&demo.snapcell(&["remove", "hooked"]), "remove");
+        let out = demo.snapcell(&["remove", "hooked"]);
+        ok(&out, "remove");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("warning: snap \"hooked\": run hook \"remove\"")
+                && err.contains("remove hook ran at x2"),
+            "{err}"
+        );
+        assert!(!Path::new("/snap/hooked").exists());
         ok(&demo.snapcell(&["remove", "debian-12"]), "remove base");
     });
     before.assert_unchanged();

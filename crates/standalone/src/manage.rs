@@ -127,6 +127,20 @@ fn install_checked(checked: CheckedSnap) -> Result<Installed, String> {
     };
     let mut journal = lock.begin(&state, kind).map_err(|e| e.to_string())?;
     let result = (|| {
+        // A refresh: the old revision's pre-refresh hook first, as snapd
+        // runs it (after the new revision is fetched, before its data is
+        // copied); a failing one stops the refresh.
+        if let Some(prev) = &previous
+            && let Some(old) = snap.revisions.iter().find(|r| &r.revision == prev)
+        {
+            let old_info = installed_info(&name, prev)?;
+            if old_info.hooks.contains_key("pre-refresh") {
+                journal.step("hook-pre-refresh", || {
+                    run_hook(&old_info, prev, &old.base, "pre-refresh")
+                        .map_err(|e| format!("cannot refresh snap {name:?}: {e}"))
+                })?;
+            }
+        }
         place_revision(
             &mut journal,
             &checked.source,
@@ -542,6 +556,16 @@ pub fn remove(name: &str, _purge: bool) -> Result<(), String> {
             users.join(", "),
             if users.len() == 1 { "it" } else { "them" }
         ));
+    }
+    // The remove hook, before anything goes (not journaled: nothing to undo,
+    // and a removal cut short during it runs it again). As snapd, its
+    // failure does not stop the removal.
+    if let Some(rev) = snap.current_revision()
+        && let Ok(info) = installed_info(name, &rev.revision)
+        && info.hooks.contains_key("remove")
+        && let Err(e) = run_hook(&info, &rev.revision, &rev.base, "remove")
+    {
+        eprintln!("warning: snap {name:?}: {e} (ignored, as snapd ignores it)");
     }
     let home = caller_home();
     let kind = ChangeKind::Remove {
