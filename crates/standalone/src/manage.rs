@@ -15,7 +15,6 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use rustix::io::Errno;
 use rustix::mount::{
@@ -344,7 +343,7 @@ fn place_revision(
         match previous.map(|p| data.join(p)).filter(|p| p.is_dir()) {
             Some(old) => {
                 mkdir_p(&data)?;
-                copy_data(&old, &rev_data)?;
+                crate::userdata::copy_dir(&old, &rev_data)?;
             }
             None => mkdir_p(&rev_data)?,
         }
@@ -372,27 +371,6 @@ fn copy_file_synced(from: &Path, to: &Path) -> Result<(), String> {
             let _ = fs::remove_file(to);
             format!("cannot copy {} to {}: {e}", from.display(), to.display())
         })
-}
-
-/// Copy a revision's data as snapd does (`cp -av OLD NEW`).
-fn copy_data(old: &Path, new: &Path) -> Result<(), String> {
-    let out = Command::new("cp")
-        .arg("-a")
-        .arg("--")
-        .arg(old)
-        .arg(new)
-        .output()
-        .map_err(|e| format!("cannot run cp: {e}"))?;
-    if !out.status.success() {
-        let _ = fs::remove_dir_all(new);
-        return Err(format!(
-            "cannot copy {} to {}: {}",
-            old.display(),
-            new.display(),
-            String::from_utf8_lossy(&out.stderr).trim_end()
-        ));
-    }
-    Ok(())
 }
 
 /// Point `PARENT/current` at `revision`, atomically (a new link renamed

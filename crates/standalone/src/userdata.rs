@@ -168,8 +168,10 @@ fn trash(dir: &Path) -> io::Result<Option<PathBuf>> {
 }
 
 /// `cp -a OLD NEW`, as snapd copies data (`osutil.CopyFile` with
-/// `CopyFlagPreserveAll`, which runs `cp -av`).
-fn copy_dir(old: &Path, new: &Path) -> Result<(), String> {
+/// `CopyFlagPreserveAll`, which runs `cp -av`): users' data here, a
+/// revision's `/var/snap` data in [`crate::manage`]. A failed copy leaves
+/// no `NEW`.
+pub(crate) fn copy_dir(old: &Path, new: &Path) -> Result<(), String> {
     let out = Command::new("cp")
         .arg("-a")
         .arg("--")
