@@ -396,10 +396,11 @@ pub fn connections_of_plugs<'s>(
 /// Connect the plugs of `info` snapd would connect by itself: to the
 /// system's slots for interfaces connected automatically, and content
 /// plugs to a matching slot of their default provider when it is
-/// installed (a provider installed later is not connected to the plugs
-/// waiting for it: `connect` them, or refresh the consumer). Plugs the
-/// user disconnected stay disconnected. `installed` reads an
-/// installed snap's current metadata.
+/// installed; and, `info` being a provider, the content plugs of the
+/// installed snaps (in `state.snaps`) that wait for it as their default
+/// provider, as snapd auto-connects a new slot. Plugs the user
+/// disconnected stay disconnected. `installed` reads an installed snap's
+/// current metadata.
 pub fn auto_connect(
     state: &mut State,
     info: &SnapInfo,
@@ -436,6 +437,38 @@ pub fn auto_connect(
                     manual: false,
                 },
             );
+        }
+    }
+    // Plugs of other snaps waiting for this one.
+    let others: Vec<String> = state
+        .snaps
+        .keys()
+        .filter(|n| **n != name)
+        .cloned()
+        .collect();
+    for other in others {
+        let Some(consumer) = installed(&other) else {
+            continue;
+        };
+        for (plug_name, plug) in plugs(&consumer) {
+            let plug_ref = format!("{other}:{plug_name}");
+            if plug.interface != "content"
+                || default_provider(&plug.attrs) != Some(name.as_str())
+                || state.undesired.contains(&plug_ref)
+                || state.connections.contains_key(&plug_ref)
+            {
+                continue;
+            }
+            if let Some(slot) = matching_content_slot(&plug_name, &plug, info) {
+                state.connections.insert(
+                    plug_ref,
+                    Connection {
+                        interface: plug.interface.clone(),
+                        slot: format!("{name}:{slot}"),
+                        manual: false,
+                    },
+                );
+            }
         }
     }
 }
@@ -1012,6 +1045,30 @@ mod tests {
             got.mounts
         );
         assert!(got.seccomp.contains(&Interface::X11));
+        // The provider installed after the consumer: the consumer's plug
+        // that waits for it is connected then, unless the user
+        // disconnected it.
+        for undesired in [false, true] {
+            let mut state = State::default();
+            state.snaps.insert("consumer".into(), Default::default());
+            auto_connect(&mut state, &c, &|_| None);
+            assert!(!state.connections.contains_key("consumer:things"));
+            if undesired {
+                state.undesired.insert("consumer:things".into());
+            }
+            state.snaps.insert("producer".into(), Default::default());
+            let cc = c.clone();
+            auto_connect(&mut state, &p, &|n| (n == "consumer").then(|| cc.clone()));
+            assert_eq!(
+                state
+                    .connections
+                    .get("consumer:things")
+                    .map(|c| c.slot.as_str()),
+                (!undesired).then_some("producer:shared"),
+                "undesired: {undesired}"
+            );
+            assert!(!state.connections.contains_key("consumer:themes"));
+        }
         // An undesired plug stays disconnected.
         let mut state = State::default();
         state.undesired.insert("consumer:home".into());
