@@ -4,7 +4,8 @@
 //!   freezer group (a unique snap name; a guard removes the group, also on
 //!   failure), and a preserved namespace that should be discarded (the
 //!   base was refreshed) is kept while an app of the snap still runs, then
-//!   rebuilt once it has exited.
+//!   rebuilt once it has exited; a launch while snap-update-ns updates the
+//!   snap (the snap lock held, the snap frozen) waits for the update.
 //! * A caller other than root gets the user-fstab applied in a per-user
 //!   namespace, ephemeral by default, preserved as `INSTANCE.UID.mnt` with
 //!   snapd 2.57's `per-user-mount-namespace` feature (and entered again),
@@ -97,6 +98,79 @@ fn a_stale_namespace_is_kept_while_the_snap_runs() {
         assert!(err.contains("is no longer mounted in it"), "{err}");
         assert_eq!(out.lines().next().unwrap(), preserved_ns_link(&name));
         assert_ne!(preserved_ns_id(&name), first_id, "not rebuilt");
+    });
+    drop(guard);
+    assert!(!freezer.exists(), "{} is left", freezer.display());
+    before.assert_unchanged();
+}
+
+/// A launch while snap-update-ns updates the snap waits for the update:
+/// snap-update-ns's system update holds the snap lock and keeps the snap's
+/// processes frozen (`snapcell_sys::snaplock::lock_snap`, then
+/// `freeze_snap_processes`, as `SystemProfileUpdateContext` does); the
+/// launch, which joins the freezer group under that lock, starts only once
+/// the update has thawed the snap and let go of the lock.
+#[test]
+fn a_launch_during_an_update_waits_for_the_update_and_its_freeze() {
+    use snapcell_sys::cgroup::tracking::freeze_snap_processes;
+    use snapcell_sys::snaplock::lock_snap;
+    use std::time::{Duration, Instant};
+
+    let before = MachineSnapshot::take();
+    let fx = Fixture::new();
+    let name = unique_snap_name();
+    let freezer = PathBuf::from(format!("/sys/fs/cgroup/freezer/snap.{name}"));
+    let mut guard = CgroupGuard::new();
+    guard.dir(&freezer);
+    run_in_world(|world: &mut World| {
+        show_cgroup_v1();
+        world.mount_snap("core", "x1", &fx.base_image).unwrap();
+        world.mount_snap(&name, "x1", &fx.app_image).unwrap();
+        write_unrestricted_seccomp(&format!("snap.{name}.hello"));
+        launch(&fx, &name, "true");
+        let state = || {
+            fs::read_to_string(freezer.join("freezer.state"))
+                .unwrap()
+                .trim()
+                .to_owned()
+        };
+
+        // The update: the lock, then the freeze.
+        let lock = lock_snap(&name).unwrap();
+        let frozen = freeze_snap_processes(&name).unwrap();
+        assert_eq!(state(), "FROZEN");
+        let mut waiting = command(&fx, &name, "echo launched; cat /proc/self/cgroup")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+        assert!(
+            waiting.try_wait().unwrap().is_none(),
+            "the launch did not wait for the update"
+        );
+        assert_eq!(state(), "FROZEN");
+        // It waits outside the group (it joins under the lock): a launcher
+        // that joined now would be frozen mid-launch.
+        let procs = fs::read_to_string(freezer.join("cgroup.procs")).unwrap();
+        assert!(
+            !procs.lines().any(|l| l == waiting.id().to_string()),
+            "the launcher joined the frozen group: {procs}"
+        );
+        // The update ends: thawed, then unlocked.
+        frozen.thaw().unwrap();
+        let released = Instant::now();
+        drop(lock);
+        let out = waiting.wait_with_output().unwrap();
+        let waited_after = released.elapsed();
+        let stdout = expect_success(&out);
+        assert!(stdout.starts_with("launched\n"), "{stdout}");
+        assert!(
+            stdout.contains(&format!(":freezer:/snap.{name}\n")),
+            "not tracked:\n{stdout}"
+        );
+        assert_eq!(state(), "THAWED");
+        assert!(waited_after < Duration::from_secs(10), "{waited_after:?}");
     });
     drop(guard);
     assert!(!freezer.exists(), "{} is left", freezer.display());
