@@ -81,6 +81,39 @@ fn expect_refused(out: &Output, want: &str) {
     assert!(stderr.contains(want), "expected {want:?} in:\n{stderr}");
 }
 
+/// x86_64's `mkdir`, `mkdirat`, `rmdir` and `unlinkat`.
+const MKDIR_RMDIR: (u32, u32, u32, u32) = (83, 258, 84, 263);
+
+/// The deny program of the two tests below: `EACCES` for making and
+/// removing directories.
+fn deny_mkdir_rmdir() -> Vec<u8> {
+    let (mkdir, mkdirat, rmdir, unlinkat) = MKDIR_RMDIR;
+    errno_program(&[
+        (mkdir, EACCES),
+        (mkdirat, EACCES),
+        (rmdir, EACCES),
+        (unlinkat, EACCES),
+    ])
+}
+
+/// Launch with `.bin2` of `allow` and `deny`, making and removing a
+/// directory: `mkdir` must fail with the allow program's `EPERM` and
+/// `rmdir` with the deny program's `EACCES`. Returns the app's
+/// `Seccomp_filters:` line.
+fn mkdir_rmdir_filters(fx: &Fixture, allow: &[u8], deny: &[u8]) -> String {
+    write_profile(&format!("{TAG}.bin2"), &encode_bin2(false, allow, deny));
+    let out = launch(
+        fx,
+        "mkdir /tmp/d 2>&1; rmdir /tmp/nothing-here 2>&1; grep -E '^Seccomp_filters:' /proc/self/status",
+        &[],
+    );
+    let stdout = expect_success(&out);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].ends_with("Operation not permitted"), "{stdout}");
+    assert!(lines[1].ends_with("Permission denied"), "{stdout}");
+    lines[2].to_owned()
+}
+
 /// The `.bin2` deny program is loaded before the allow program, as snapd
 /// does: for equal actions the kernel returns the data of the filter
 /// installed last, so a call that both programs fail gets the allow
@@ -90,27 +123,14 @@ fn expect_refused(out: &Output, want: &str) {
 fn bin2_loads_the_deny_program_before_the_allow_program() {
     let fx = Fixture::new();
     fx.run_installed("core", |_world: &mut World| {
-        let (mkdir, mkdirat, rmdir, unlinkat) = (83, 258, 84, 263);
-        let deny = errno_program(&[
-            (mkdir, EACCES),
-            (mkdirat, EACCES),
-            (rmdir, EACCES),
-            (unlinkat, EACCES),
-        ]);
+        let (mkdir, mkdirat, _, _) = MKDIR_RMDIR;
         let allow = errno_program(&[(mkdir, EPERM), (mkdirat, EPERM)]);
-        write_profile(&format!("{TAG}.bin2"), &encode_bin2(false, &allow, &deny));
-        let out = launch(
-            &fx,
-            "mkdir /tmp/d 2>&1; rmdir /tmp/nothing-here 2>&1; grep -E '^Seccomp_filters:' /proc/self/status",
-            &[],
-        );
-        let stdout = expect_success(&out);
-        let lines: Vec<&str> = stdout.lines().collect();
-        assert!(lines[0].ends_with("Operation not permitted"), "{stdout}");
-        assert!(lines[1].ends_with("Permission denied"), "{stdout}");
         // The terminal-injection filter, deny and allow, composed into one
         // filter (Landlock is no filter).
-        assert_eq!(lines[2], "Seccomp_filters:\t1", "{stdout}");
+        assert_eq!(
+            mkdir_rmdir_filters(&fx, &allow, &deny_mkdir_rmdir()),
+            "Seccomp_filters:\t1"
+        );
     });
 }
 
@@ -121,38 +141,23 @@ fn bin2_loads_the_deny_program_before_the_allow_program() {
 fn filters_that_cannot_be_composed_are_loaded_separately() {
     let fx = Fixture::new();
     fx.run_installed("core", |_world: &mut World| {
-        let (mkdir, mkdirat, rmdir, unlinkat) = (83, 258, 84, 263);
-        let deny = errno_program(&[
-            (mkdir, EACCES),
-            (mkdirat, EACCES),
-            (rmdir, EACCES),
-            (unlinkat, EACCES),
-        ]);
+        let (mkdir, mkdirat, _, _) = MKDIR_RMDIR;
         let mut allow: Vec<SockFilter> = (0..16).map(|k| SockFilter::stmt(0x02, k)).collect();
         let allow_rest = errno_program(&[(mkdir, EPERM), (mkdirat, EPERM)]);
-        allow.extend(
-            allow_rest
-                .chunks(8)
-                .map(|b| SockFilter::jump(
-                    u16::from_ne_bytes([b[0], b[1]]),
-                    u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
-                    b[2],
-                    b[3],
-                )),
-        );
+        allow.extend(allow_rest.chunks(8).map(|b| {
+            SockFilter::jump(
+                u16::from_ne_bytes([b[0], b[1]]),
+                u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
+                b[2],
+                b[3],
+            )
+        }));
         let allow = BpfProgram::new(allow).unwrap().to_bytes();
-        write_profile(&format!("{TAG}.bin2"), &encode_bin2(false, &allow, &deny));
-        let out = launch(
-            &fx,
-            "mkdir /tmp/d 2>&1; rmdir /tmp/nothing-here 2>&1; grep -E '^Seccomp_filters:' /proc/self/status",
-            &[],
-        );
-        let stdout = expect_success(&out);
-        let lines: Vec<&str> = stdout.lines().collect();
-        assert!(lines[0].ends_with("Operation not permitted"), "{stdout}");
-        assert!(lines[1].ends_with("Permission denied"), "{stdout}");
         // The terminal-injection filter, deny, allow.
-        assert_eq!(lines[2], "Seccomp_filters:\t3", "{stdout}");
+        assert_eq!(
+            mkdir_rmdir_filters(&fx, &allow, &deny_mkdir_rmdir()),
+            "Seccomp_filters:\t3"
+        );
     });
 }
 
