@@ -673,7 +673,23 @@ pub fn connect(plug: &str, slot: Option<&str>) -> Result<Changed, String> {
             },
         );
         state.undesired.remove(&plug_ref);
+        // The interface hooks, in snapd's order around the connection.
+        let (slot_snap, slot_name) = split_ref(&slot_ref);
+        interface_hook(journal, state, &snap, &format!("prepare-plug-{plug_name}"))?;
+        interface_hook(
+            journal,
+            state,
+            slot_snap,
+            &format!("prepare-slot-{slot_name}"),
+        )?;
         changed.warnings = apply(journal, state, &[(info, revision)])?;
+        interface_hook(
+            journal,
+            state,
+            slot_snap,
+            &format!("connect-slot-{slot_name}"),
+        )?;
+        interface_hook(journal, state, &snap, &format!("connect-plug-{plug_name}"))?;
         changed.connections = vec![(plug_ref, slot_ref)];
         Ok(())
     })?;
@@ -734,6 +750,14 @@ pub fn disconnect(plug: &str, slot: Option<&str>) -> Result<Changed, String> {
                 "cannot disconnect {this}: its connections changed meanwhile; try again"
             ));
         }
+        // The interface hooks first, in snapd's order; a failing one keeps
+        // the connection.
+        for (p, slot) in &gone {
+            let (ps, pn) = split_ref(p);
+            let (ss, sn) = split_ref(slot);
+            interface_hook(journal, state, ss, &format!("disconnect-slot-{sn}"))?;
+            interface_hook(journal, state, ps, &format!("disconnect-plug-{pn}"))?;
+        }
         for (p, _) in &gone {
             state.connections.remove(p);
             state.undesired.insert(p.clone());
@@ -747,6 +771,33 @@ pub fn disconnect(plug: &str, slot: Option<&str>) -> Result<Changed, String> {
         Ok(())
     })?;
     Ok(changed)
+}
+
+/// Run the interface hook `hook` of installed snap `snap` (none for the
+/// system's slots, nor where the snap has no such hook) as a step of the
+/// change's journal.
+fn interface_hook(
+    journal: &mut crate::state::Journal<'_>,
+    state: &State,
+    snap: &str,
+    hook: &str,
+) -> Result<(), String> {
+    if snap == SYSTEM {
+        return Ok(());
+    }
+    let (info, revision) = crate::security::current_info(state, snap)?;
+    if !info.hooks.contains_key(hook) {
+        return Ok(());
+    }
+    let base = state
+        .snaps
+        .get(snap)
+        .and_then(|s| s.current_revision())
+        .map(|r| r.base.clone())
+        .unwrap_or_default();
+    journal.step(&format!("hook-{hook}"), || {
+        crate::run::run_hook(&info, &revision, &base, hook)
+    })
 }
 
 /// Rewrite the policies of `snaps` for `state`, then update their running
