@@ -26,6 +26,8 @@
 //! helpers (snap-confine, snap-exec, snap-seccomp, snap-discard-ns) come
 //! from the workspace's target directory: build the workspace first.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -35,9 +37,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
+use common::{BASE_DIRS, Fixture, HELPERS, base_snap_yaml, busybox_base};
 use snapcell_sys::loopdev::backing_file_of;
 use snapcell_test_support::snapshot::attached_loops;
-use snapcell_test_support::{MachineSnapshot, Tree, build_squashfs, run_in_world, scratch_dir};
+use snapcell_test_support::{MachineSnapshot, Tree, run_in_world};
 
 /// The app's name: `sc-crash-` and the test's own word, so that tests
 /// running at the same time share no cgroup (`snap.NAME.*`), which is the
@@ -50,13 +53,6 @@ fn app() -> &'static str {
 
 const APP: &str = "APP";
 const BASE: &str = "sc-crash-base";
-
-const HELPERS: &[&str] = &[
-    "snap-confine",
-    "snap-exec",
-    "snap-seccomp",
-    "snap-discard-ns",
-];
 
 /// A snapcell that honours `SNAPCELL_FAULT`.
 fn faulty_snapcell() -> PathBuf {
@@ -88,69 +84,11 @@ fn faulty_snapcell() -> PathBuf {
     target.join("debug").join("snapcell")
 }
 
-/// Where cargo put the workspace's binaries.
-fn helper_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_snapcell"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-/// A base: busybox, snapd's mount points, and the C library our
-/// (dynamically linked) snap-exec needs.
+/// A base: busybox, snapd's mount points (and the layout's), and the C
+/// library our (dynamically linked) snap-exec needs.
 fn base_tree() -> Tree {
-    let busybox = fs::read("/bin/busybox").expect("busybox-static must be installed");
-    let mut tree = Tree::new();
-    for dir in [
-        "bin",
-        "dev",
-        "etc",
-        "home",
-        "root",
-        "proc",
-        "sys",
-        "tmp",
-        "var/snap",
-        "var/lib/snapd/hostfs",
-        "var/tmp",
-        "var/log",
-        "run",
-        "lib/modules",
-        "usr/src",
-        "usr/lib/snapd",
-        "usr/share/sc-crash",
-        "media",
-        "snap",
-        "mnt",
-    ] {
-        tree = tree.dir(dir, 0o755);
-    }
-    tree = tree
-        .file(
-            "meta/snap.yaml",
-            format!("name: {BASE}\nversion: '1'\ntype: base\n"),
-            0o644,
-        )
-        .file("bin/busybox", busybox, 0o755)
-        .file("etc/nsswitch.conf", "passwd: files\n", 0o644);
-    for applet in ["sh", "cat", "echo"] {
-        tree = tree.symlink(format!("bin/{applet}"), "busybox");
-    }
-    let out = Command::new("ldd")
-        .arg(helper_dir().join("snap-exec"))
-        .output()
-        .unwrap();
-    for lib in String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let path = l.split("=>").last()?.split_whitespace().next()?;
-            path.starts_with('/').then(|| PathBuf::from(path))
-        })
-    {
-        let bytes = fs::read(&lib).unwrap();
-        tree = tree.file(lib.strip_prefix("/").unwrap(), bytes, 0o755);
-    }
-    tree
+    let dirs = BASE_DIRS.iter().copied().chain(["usr/share/sc-crash"]);
+    busybox_base(&base_snap_yaml(BASE), dirs, &["sh", "cat", "echo"])
 }
 
 /// A hook that records that it ran in the revision's data (undone with it).
@@ -182,82 +120,23 @@ fn app_tree(version: &str) -> Tree {
         .file("share/greeting", format!("version {version}\n"), 0o644)
 }
 
-struct Fixture {
-    dir: tempfile::TempDir,
-    snapcell: PathBuf,
-    home: PathBuf,
+/// The fixture with a snapcell that honours `SNAPCELL_FAULT`, the base
+/// and two versions of the app.
+fn fixture() -> Fixture {
+    let fx = Fixture::with(&faulty_snapcell(), HELPERS);
+    fx.image("base", &base_tree());
+    fx.image("app1", &app_tree("1.0"));
+    fx.image("app2", &app_tree("2.0"));
+    fx
 }
 
-impl Fixture {
-    fn new() -> Fixture {
-        let faulty = faulty_snapcell();
-        let dir = scratch_dir().unwrap();
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        let bin = dir.path().join("bin");
-        fs::create_dir(&bin).unwrap();
-        let snapcell = bin.join("snapcell");
-        fs::copy(&faulty, &snapcell).unwrap();
-        for h in HELPERS {
-            let from = helper_dir().join(h);
-            assert!(
-                from.is_file(),
-                "{} is missing: build the workspace first (cargo build --workspace)",
-                from.display()
-            );
-            fs::copy(&from, bin.join(h)).unwrap();
-        }
-        let home = dir.path().join("home");
-        fs::create_dir(&home).unwrap();
-        let fx = Fixture {
-            dir,
-            snapcell,
-            home,
-        };
-        fx.image("base", &base_tree());
-        fx.image("app1", &app_tree("1.0"));
-        fx.image("app2", &app_tree("2.0"));
-        fx
+/// Run the fixture's snapcell, killed at the fault point `fault`.
+fn run(fx: &Fixture, args: &[&str], fault: Option<&str>) -> Output {
+    let mut cmd = fx.command(&fx.snapcell, args);
+    if let Some(point) = fault {
+        cmd.env("SNAPCELL_FAULT", point);
     }
-
-    fn image(&self, name: &str, tree: &Tree) {
-        let src = self.dir.path().join(format!("{name}.d"));
-        tree.write_to(&src).unwrap();
-        build_squashfs(&src, Path::new(&self.path(name))).unwrap();
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir
-            .path()
-            .join(format!("{name}.snap"))
-            .to_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    fn run(&self, args: &[&str], fault: Option<&str>) -> Output {
-        let mut cmd = Command::new(&self.snapcell);
-        cmd.args(args)
-            .env_clear()
-            .env("HOME", &self.home)
-            .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
-            .current_dir("/");
-        if let Some(point) = fault {
-            cmd.env("SNAPCELL_FAULT", point);
-        }
-        cmd.output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args, None);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "{args:?} failed ({}):\nstderr:\n{}\nstdout:\n{stdout}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
-    }
+    cmd.output().unwrap()
 }
 
 /// What a command may change, normalised (no ids, loop numbers or times).
@@ -445,7 +324,7 @@ fn strs(v: &[String]) -> Vec<&str> {
 
 /// Back to "the base installed, the app not", whatever state the app is in.
 fn reset(fx: &Fixture) {
-    let out = fx.run(&["remove", app()], None);
+    let out = run(fx, &["remove", app()], None);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() || err.contains("is not installed"),
@@ -455,7 +334,7 @@ fn reset(fx: &Fixture) {
 
 fn run_case(case: Case) {
     APP_NAME.set(format!("sc-crash-{}", case.name)).unwrap();
-    let fx = Fixture::new();
+    let fx = fixture();
     let src = fx.dir.path().join("app1.d");
     fs::set_permissions(&src, fs::Permissions::from_mode(0o755)).unwrap();
     let machine = MachineSnapshot::take();
@@ -481,7 +360,7 @@ fn run_case(case: Case) {
         let with_base = Machine::take(&fx.home);
         setup();
         let before = Machine::take(&fx.home);
-        let clean = fx.run(command, Some("none"));
+        let clean = run(&fx, command, Some("none"));
         assert!(
             clean.status.success(),
             "{:?}: {}",
@@ -511,9 +390,9 @@ fn run_case(case: Case) {
                 "",
                 "setup for {point}"
             );
-            let out = fx.run(command, Some(point));
+            let out = run(&fx, command, Some(point));
             expect_killed(&out, point);
-            let recovery = fx.run(&["list"], in_recovery.or(Some("none")));
+            let recovery = run(&fx, &["list"], in_recovery.or(Some("none")));
             if let Some(r) = in_recovery {
                 expect_killed(&recovery, r);
             }
@@ -757,7 +636,7 @@ fn a_crash_while_finishing_a_crashed_remove_is_finished_by_the_command_after() {
 #[test]
 fn a_change_of_connections_cut_short_is_undone_by_the_next_command() {
     APP_NAME.set("sc-crash-connect".to_owned()).unwrap();
-    let fx = Fixture::new();
+    let fx = fixture();
     let machine = MachineSnapshot::take();
     run_in_world(|_w| {
         fx.ok(&["install", "--dangerous", &fx.path("base")]);
@@ -823,7 +702,7 @@ fn the_ordinary_snapcell_has_no_fault_points() {
 #[test]
 fn a_crash_while_making_snap_shared_leaves_one_bind() {
     APP_NAME.set("sc-crash-shared".to_owned()).unwrap();
-    let fx = Fixture::new();
+    let fx = fixture();
     let machine = MachineSnapshot::take();
     run_in_world(|_w| {
         let at_snap = || {
@@ -836,7 +715,7 @@ fn a_crash_while_making_snap_shared_leaves_one_bind() {
         };
         let first = at_snap();
         let base = fx.path("base");
-        let out = fx.run(&["install", "--dangerous", &base], Some("snap-bound"));
+        let out = run(&fx, &["install", "--dangerous", &base], Some("snap-bound"));
         expect_killed(&out, "snap-bound");
         assert_eq!(at_snap().len(), first.len() + 1, "{:?}", at_snap());
         fx.ok(&["install", "--dangerous", &base]);

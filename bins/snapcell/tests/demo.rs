@@ -10,21 +10,17 @@
 //! target directory into a scratch directory (build the workspace first;
 //! `cargo nextest run --workspace` does).
 
+mod common;
+
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
+use common::{Fixture, built_snapcell, busybox_base, expect_ok as ok};
 use snapcell_standalone::base::{BaseSpec, recipe};
-use snapcell_test_support::{MachineSnapshot, Tree, build_squashfs, run_in_world, scratch_dir};
-
-const HELPERS: &[&str] = &[
-    "snap-confine",
-    "snap-exec",
-    "snap-seccomp",
-    "snap-discard-ns",
-];
+use snapcell_test_support::{MachineSnapshot, Tree, build_squashfs, run_in_world};
 
 const EXAMPLES: &[&str] = &["hello", "content-producer", "content-consumer"];
 
@@ -33,24 +29,6 @@ fn examples_dir() -> PathBuf {
         .join("../../examples")
         .canonicalize()
         .unwrap()
-}
-
-fn helper_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_snapcell"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\nstderr:\n{}\nstdout:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
@@ -93,39 +71,20 @@ fn each_example_packs_and_passes_snap_packs_skeleton_check() {
     }
 }
 
-/// snapcell and its helpers in a scratch directory, a home, a base cache.
+/// snapcell and its helpers in a scratch directory, a home, and a base
+/// cache (`$SNAPCELL_CACHE_DIR` of every command): a [`Fixture`] and more.
 struct Demo {
-    dir: tempfile::TempDir,
-    snapcell: PathBuf,
-    home: PathBuf,
+    fx: Fixture,
     cache: PathBuf,
 }
 
 impl Demo {
     fn new() -> Demo {
-        let dir = scratch_dir().unwrap();
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        let bin = dir.path().join("bin");
-        fs::create_dir(&bin).unwrap();
-        let snapcell = bin.join("snapcell");
-        fs::copy(env!("CARGO_BIN_EXE_snapcell"), &snapcell).unwrap();
-        for h in HELPERS {
-            let from = helper_dir().join(h);
-            assert!(
-                from.is_file(),
-                "{} is missing: build the workspace first (cargo build --workspace)",
-                from.display()
-            );
-            fs::copy(&from, bin.join(h)).unwrap();
-        }
-        let home = dir.path().join("home");
-        fs::create_dir(&home).unwrap();
-        let cache = dir.path().join("cache");
+        let fx = Fixture::new();
+        let cache = fx.dir.path().join("cache");
         fs::create_dir(&cache).unwrap();
         Demo {
-            dir,
-            snapcell,
-            home,
+            fx: fx.with_env("SNAPCELL_CACHE_DIR", &cache),
             cache,
         }
     }
@@ -139,68 +98,33 @@ impl Demo {
         build_squashfs(&src, &spec.cache_path(&self.cache)).unwrap();
     }
 
-    fn cmd(&self, program: &Path, args: &[&str]) -> Output {
-        Command::new(program)
-            .args(args)
-            .env_clear()
-            .env("HOME", &self.home)
-            .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
-            .env("SNAPCELL_CACHE_DIR", &self.cache)
-            .current_dir("/")
-            .output()
-            .unwrap()
-    }
-
-    fn snapcell(&self, args: &[&str]) -> Output {
-        self.cmd(&self.snapcell, args)
-    }
-
     /// snapcell as root with its real home, /root.
     fn snapcell_as_root(&self, args: &[&str]) -> Output {
-        Command::new(&self.snapcell)
-            .args(args)
-            .env_clear()
+        self.command(&self.snapcell, args)
             .env("HOME", "/root")
-            .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
-            .env("SNAPCELL_CACHE_DIR", &self.cache)
-            .current_dir("/")
             .output()
             .unwrap()
     }
 }
 
+impl std::ops::Deref for Demo {
+    type Target = Fixture;
+
+    fn deref(&self) -> &Fixture {
+        &self.fx
+    }
+}
+
 const APPLETS: &[&str] = &["sh", "cat", "ls", "echo", "env", "grep", "sort", "id"];
 
+/// busybox, the mount points of a base and `/usr/share` (the layout's
+/// parent), and (our snap-exec is static; were it not) its libraries.
 fn small_base(spec: &BaseSpec) -> Tree {
-    let busybox = fs::read("/bin/busybox").expect("busybox-static must be installed");
-    let mut tree = Tree::new();
-    for dir in snapcell_standalone::base::BASE_DIRS {
-        tree = tree.dir(dir, 0o755);
-    }
-    tree = tree
-        .dir("usr/share", 0o755)
-        .file("meta/snap.yaml", spec.snap_yaml(), 0o644)
-        .file("bin/busybox", busybox, 0o755)
-        .file("etc/nsswitch.conf", "passwd: files\n", 0o644);
-    for applet in APPLETS {
-        tree = tree.symlink(format!("bin/{applet}"), "busybox");
-    }
-    // Our snap-exec is static; were it not, its libraries.
-    let out = Command::new("ldd")
-        .arg(helper_dir().join("snap-exec"))
-        .output()
-        .unwrap();
-    for lib in String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let path = l.split("=>").last()?.split_whitespace().next()?;
-            path.starts_with('/').then(|| PathBuf::from(path))
-        })
-    {
-        let bytes = fs::read(&lib).unwrap();
-        tree = tree.file(lib.strip_prefix("/").unwrap(), bytes, 0o755);
-    }
-    tree
+    let dirs = snapcell_standalone::base::BASE_DIRS
+        .iter()
+        .copied()
+        .chain(["usr/share"]);
+    busybox_base(&spec.snap_yaml(), dirs, APPLETS)
 }
 
 /// What `/snap/bin/hello` prints, on any base, under the minimal Landlock
@@ -566,13 +490,7 @@ fn refresh_copies_each_users_data_and_remove_takes_it() {
 
 #[test]
 fn inspect_and_trace_have_help_and_inspect_refuses_what_is_not_installed() {
-    let help = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_snapcell"))
-            .args(args)
-            .output()
-            .unwrap();
-        ok(&out, "--help")
-    };
+    let help = |args: &[&str]| ok(&built_snapcell(args), "--help");
     let text = help(&["inspect", "--help"]);
     assert!(
         text.contains("Examples:\n  snapcell inspect hello\n"),

@@ -10,93 +10,26 @@
 //! snapcell finds its helpers next to itself: build the workspace first
 //! (`cargo nextest run --workspace` does).
 
+mod common;
+
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use snapcell_test_support::{
-    MachineSnapshot, Tree, build_squashfs, build_static_c, run_in_world, scratch_dir,
+use common::{
+    BASE_DIRS, Fixture, HELPERS, base_snap_yaml, built_snapcell, busybox_base, expect_error,
 };
+use snapcell_test_support::{MachineSnapshot, Tree, build_static_c, run_in_world};
 
 const BASE: &str = "ifc-base";
-
-const HELPERS: &[&str] = &[
-    "snap-confine",
-    "snap-exec",
-    "snap-seccomp",
-    "snap-discard-ns",
-    "snap-update-ns",
-];
-
-const BASE_DIRS: &[&str] = &[
-    "bin",
-    "dev",
-    "etc",
-    "home",
-    "root",
-    "proc",
-    "sys",
-    "tmp",
-    "var/snap",
-    "var/lib/snapd/hostfs",
-    "var/tmp",
-    "var/log",
-    "run",
-    "lib/modules",
-    "usr/src",
-    "usr/lib/snapd",
-    "media",
-    "snap",
-    "mnt",
-];
 
 const APPLETS: &[&str] = &[
     "sh", "cat", "ls", "echo", "touch", "sleep", "id", "env", "rm",
 ];
 
-fn helper_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_snapcell"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-/// The shared libraries `ldd` lists for `exe` (with the interpreter).
-fn shared_libraries(exe: &Path) -> Vec<PathBuf> {
-    let out = Command::new("ldd").arg(exe).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let path = l.split("=>").last()?.split_whitespace().next()?;
-            path.starts_with('/').then(|| PathBuf::from(path))
-        })
-        .collect()
-}
-
 fn base_tree() -> Tree {
-    let busybox = fs::read("/bin/busybox").expect("busybox-static must be installed");
-    let mut tree = Tree::new();
-    for dir in BASE_DIRS {
-        tree = tree.dir(dir, 0o755);
-    }
-    tree = tree
-        .file(
-            "meta/snap.yaml",
-            format!("name: {BASE}\nversion: '1'\ntype: base\n"),
-            0o644,
-        )
-        .file("bin/busybox", busybox, 0o755)
-        .file("etc/nsswitch.conf", "passwd: files\n", 0o644);
-    for applet in APPLETS {
-        tree = tree.symlink(format!("bin/{applet}"), "busybox");
-    }
-    for lib in shared_libraries(&helper_dir().join("snap-exec")) {
-        let bytes = fs::read(&lib).unwrap();
-        tree = tree.file(lib.strip_prefix("/").unwrap(), bytes, 0o755);
-    }
-    tree
+    busybox_base(&base_snap_yaml(BASE), BASE_DIRS.iter().copied(), APPLETS)
 }
 
 /// `NAME=ok|no` per action; `d` tells a refusal (its message contains
@@ -166,98 +99,15 @@ fn consumer_tree() -> Tree {
         )
 }
 
-struct Fixture {
-    dir: tempfile::TempDir,
-    snapcell: PathBuf,
-    home: PathBuf,
-}
-
-impl Fixture {
-    fn new() -> Fixture {
-        let dir = scratch_dir().unwrap();
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        let bin = dir.path().join("bin");
-        fs::create_dir(&bin).unwrap();
-        let snapcell = bin.join("snapcell");
-        fs::copy(env!("CARGO_BIN_EXE_snapcell"), &snapcell).unwrap();
-        for h in HELPERS {
-            let from = helper_dir().join(h);
-            assert!(
-                from.is_file(),
-                "{} is missing: build the workspace first (cargo build --workspace)",
-                from.display()
-            );
-            fs::copy(&from, bin.join(h)).unwrap();
-        }
-        let home = dir.path().join("home");
-        fs::create_dir_all(home.join("Documents")).unwrap();
-        fs::write(home.join("Documents/doc.txt"), "doc\n").unwrap();
-        let fx = Fixture {
-            dir,
-            snapcell,
-            home,
-        };
-        fx.image("base", &base_tree());
-        fx
-    }
-
-    fn image(&self, name: &str, tree: &Tree) -> String {
-        let src = self.dir.path().join(format!("{name}.d"));
-        tree.write_to(&src).unwrap();
-        let image = self.dir.path().join(format!("{name}.snap"));
-        build_squashfs(&src, &image).unwrap();
-        image.to_str().unwrap().to_owned()
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir
-            .path()
-            .join(format!("{name}.snap"))
-            .to_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    fn command(&self, program: &Path, args: &[&str]) -> Command {
-        let mut c = Command::new(program);
-        c.args(args)
-            .env_clear()
-            .env("HOME", &self.home)
-            .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
-            .current_dir("/");
-        c
-    }
-
-    fn snapcell(&self, args: &[&str]) -> Output {
-        self.command(&self.snapcell, args).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.snapcell(args);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "{args:?} failed ({}):\nstderr:\n{}\nstdout:\n{stdout}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
-    }
-
-    fn install(&self, name: &str) {
-        self.ok(&["install", "--dangerous", &self.path(name)]);
-    }
-}
-
-fn expect_error(out: &Output, needle: &str) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    assert!(
-        stderr.contains(needle),
-        "{stderr:?} does not say {needle:?}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    stderr
+/// The fixture with snap-update-ns too (connect updates a running app's
+/// namespace), a home with a document, and the base.
+fn fixture() -> Fixture {
+    let helpers: Vec<&str> = HELPERS.iter().copied().chain(["snap-update-ns"]).collect();
+    let fx = Fixture::with(Path::new(env!("CARGO_BIN_EXE_snapcell")), &helpers);
+    fs::create_dir_all(fx.home.join("Documents")).unwrap();
+    fs::write(fx.home.join("Documents/doc.txt"), "doc\n").unwrap();
+    fx.image("base", &base_tree());
+    fx
 }
 
 fn results(out: &str) -> Vec<(String, String)> {
@@ -279,7 +129,7 @@ const PROFILE: &str = "/var/lib/snapd/apparmor/profiles/snap.ifc-app.probe";
 
 #[test]
 fn an_installed_snap_is_file_confined_and_home_follows_its_connection() {
-    let fx = Fixture::new();
+    let fx = fixture();
     fx.image("app", &app_tree());
     let before = MachineSnapshot::take();
     run_in_world(|_w| {
@@ -400,7 +250,7 @@ fn wait_for(what: &str, cond: impl Fn() -> bool) {
 
 #[test]
 fn content_appears_in_a_running_app_at_connect_and_goes_at_disconnect() {
-    let fx = Fixture::new();
+    let fx = fixture();
     fx.image("producer", &producer_tree("1"));
     fx.image("producer2", &producer_tree("2"));
     fx.image("consumer", &consumer_tree());
@@ -529,7 +379,7 @@ fn run_refuses_a_strict_snap_where_landlock_is_unavailable() {
         eprintln!("SKIPPED: the filter is written for x86_64");
         return;
     }
-    let fx = Fixture::new();
+    let fx = fixture();
     fx.image("app", &app_tree());
     let wrapper = build_static_c(NO_LANDLOCK_C, fx.dir.path(), "no-landlock")
         .expect("gcc -static (apt-get install gcc libc6-dev)");
@@ -581,10 +431,7 @@ fn run_refuses_a_strict_snap_where_landlock_is_unavailable() {
 #[test]
 fn connect_disconnect_and_connections_have_help_with_examples() {
     for cmd in ["connect", "disconnect", "connections"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_snapcell"))
-            .args([cmd, "--help"])
-            .output()
-            .unwrap();
+        let out = built_snapcell(&[cmd, "--help"]);
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{cmd}: {text}");
         assert!(text.contains("Examples:"), "{cmd}: {text}");

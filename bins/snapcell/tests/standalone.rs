@@ -8,91 +8,35 @@
 //! target directory into a scratch directory: build the workspace first
 //! (`cargo nextest run --workspace` does).
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
+use common::{
+    BASE_DIRS, Fixture, base_snap_yaml, built_snapcell, busybox_base, expect_error, expect_ok,
+};
 use snapcell_test_support::snapshot::attached_loops;
-use snapcell_test_support::{MachineSnapshot, Tree, build_squashfs, run_in_world, scratch_dir};
+use snapcell_test_support::{MachineSnapshot, Tree, run_in_world};
 
 const APP: &str = "sc-hello";
 const BASE: &str = "sc-base";
 
-const HELPERS: &[&str] = &[
-    "snap-confine",
-    "snap-exec",
-    "snap-seccomp",
-    "snap-discard-ns",
-];
-
-/// Directories of the base snap (as snapd's bases have them).
-const BASE_DIRS: &[&str] = &[
-    "bin",
-    "dev",
-    "etc",
-    "home",
-    "root",
-    "proc",
-    "sys",
-    "tmp",
-    "var/snap",
-    "var/lib/snapd/hostfs",
-    "var/tmp",
-    "var/log",
-    "run",
-    "lib/modules",
-    "usr/src",
-    "usr/lib/snapd",
-    "usr/share/sc-hello",
-    "media",
-    "snap",
-    "mnt",
-    "etc/alternatives",
-];
-
 const APPLETS: &[&str] = &["sh", "cat", "ls", "echo", "readlink", "id", "env"];
 
-/// A base: busybox, snapd's mount points, and the C library our
-/// (dynamically linked) snap-exec needs.
+/// A base: busybox, snapd's mount points (and the layout's), and the C
+/// library our (dynamically linked) snap-exec needs.
 fn base_tree() -> Tree {
-    let busybox = fs::read("/bin/busybox").expect("busybox-static must be installed");
-    let mut tree = Tree::new();
-    for dir in BASE_DIRS {
-        tree = tree.dir(dir, 0o755);
-    }
-    tree = tree
-        .file(
-            "meta/snap.yaml",
-            format!("name: {BASE}\nversion: '1'\ntype: base\n"),
-            0o644,
-        )
-        .file("bin/busybox", busybox, 0o755)
-        .file("etc/nsswitch.conf", "passwd: files\n", 0o644)
+    let dirs = BASE_DIRS
+        .iter()
+        .copied()
+        .chain(["usr/share/sc-hello", "etc/alternatives"]);
+    busybox_base(&base_snap_yaml(BASE), dirs, APPLETS)
         // snap-exec's --command=shell runs /bin/bash.
-        .file("bin/bash", "#!/bin/sh\nexec /bin/sh \"$@\"\n", 0o755);
-    for applet in APPLETS {
-        tree = tree.symlink(format!("bin/{applet}"), "busybox");
-    }
-    for lib in shared_libraries(&helper_dir().join("snap-exec")) {
-        let bytes = fs::read(&lib).unwrap();
-        tree = tree.file(lib.strip_prefix("/").unwrap(), bytes, 0o755);
-    }
-    tree
-}
-
-/// The shared libraries `ldd` lists for `exe` (with the interpreter).
-fn shared_libraries(exe: &Path) -> Vec<PathBuf> {
-    let out = Command::new("ldd").arg(exe).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let path = l.split("=>").last()?.split_whitespace().next()?;
-            path.starts_with('/').then(|| PathBuf::from(path))
-        })
-        .collect()
+        .file("bin/bash", "#!/bin/sh\nexec /bin/sh \"$@\"\n", 0o755)
 }
 
 /// A hook that records that it ran, in $SNAP_COMMON/hooks; it fails where
@@ -128,101 +72,13 @@ fn app_tree(version: &str) -> Tree {
         )
 }
 
-/// Where cargo put the workspace's binaries.
-fn helper_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_snapcell"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-struct Fixture {
-    dir: tempfile::TempDir,
-    snapcell: PathBuf,
-    home: PathBuf,
-}
-
-impl Fixture {
-    fn new() -> Fixture {
-        let dir = scratch_dir().unwrap();
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        let bin = dir.path().join("bin");
-        fs::create_dir(&bin).unwrap();
-        let snapcell = bin.join("snapcell");
-        fs::copy(env!("CARGO_BIN_EXE_snapcell"), &snapcell).unwrap();
-        for h in HELPERS {
-            let from = helper_dir().join(h);
-            assert!(
-                from.is_file(),
-                "{} is missing: build the workspace first (cargo build --workspace)",
-                from.display()
-            );
-            fs::copy(&from, bin.join(h)).unwrap();
-        }
-        let home = dir.path().join("home");
-        fs::create_dir(&home).unwrap();
-        let fx = Fixture {
-            dir,
-            snapcell,
-            home,
-        };
-        fx.image("base", &base_tree());
-        fx.image("hello1", &app_tree("1.0"));
-        fx.image("hello2", &app_tree("2.0"));
-        fx
-    }
-
-    fn image(&self, name: &str, tree: &Tree) -> PathBuf {
-        let src = self.dir.path().join(format!("{name}.d"));
-        tree.write_to(&src).unwrap();
-        let image = self.path(name);
-        build_squashfs(&src, &image).unwrap();
-        image
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(format!("{name}.snap"))
-    }
-
-    fn cmd(&self, program: &Path, args: &[&str]) -> Output {
-        Command::new(program)
-            .args(args)
-            .env_clear()
-            .env("HOME", &self.home)
-            .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
-            .current_dir("/")
-            .output()
-            .unwrap()
-    }
-
-    fn snapcell(&self, args: &[&str]) -> Output {
-        self.cmd(&self.snapcell, args)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        expect_ok(&self.snapcell(args), args)
-    }
-}
-
-fn expect_ok(out: &Output, what: &[&str]) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{what:?} failed ({}):\nstderr:\n{}\nstdout:\n{stdout}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-fn expect_error(out: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    assert!(
-        stderr.contains(needle),
-        "{stderr:?} does not say {needle:?}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
+/// The fixture with the base and two versions of the app.
+fn fixture() -> Fixture {
+    let fx = Fixture::new();
+    fx.image("base", &base_tree());
+    fx.image("hello1", &app_tree("1.0"));
+    fx.image("hello2", &app_tree("2.0"));
+    fx
 }
 
 fn mountinfo() -> String {
@@ -258,11 +114,10 @@ fn our_loops() -> Vec<String> {
 
 #[test]
 fn install_run_refresh_revert_and_remove_leave_nothing_behind() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let before = MachineSnapshot::take();
     run_in_world(|_w| {
-        let hello1 = fx.path("hello1");
-        let hello1 = hello1.to_str().unwrap();
+        let hello1 = &fx.path("hello1");
         let untouched = files();
         // The base first, and the error says so.
         expect_error(
@@ -279,7 +134,7 @@ fn install_run_refresh_revert_and_remove_leave_nothing_behind() {
         );
         let base = fx.path("base");
         assert_eq!(
-            fx.ok(&["install", "--dangerous", base.to_str().unwrap()]),
+            fx.ok(&["install", "--dangerous", &base]),
             format!("{BASE} 1 installed\n")
         );
         assert_eq!(
@@ -325,7 +180,7 @@ fn install_run_refresh_revert_and_remove_leave_nothing_behind() {
         // Run through /snap/bin: the app sees its $SNAP, its layout, its data.
         let out = expect_ok(
             &fx.cmd(Path::new(&format!("/snap/bin/{APP}")), &["one", "two"]),
-            &["/snap/bin/sc-hello"],
+            "/snap/bin/sc-hello",
         );
         let home = fx.home.display();
         assert_eq!(
@@ -367,7 +222,7 @@ fn install_run_refresh_revert_and_remove_leave_nothing_behind() {
         // Refresh: x2 beside x1 (still mounted), data copied, namespace rebuilt.
         let hello2 = fx.path("hello2");
         assert_eq!(
-            fx.ok(&["install", "--dangerous", hello2.to_str().unwrap()]),
+            fx.ok(&["install", "--dangerous", &hello2]),
             format!("{APP} 2.0 refreshed\n")
         );
         let mounts = mountinfo();
@@ -464,7 +319,7 @@ fn install_run_refresh_revert_and_remove_leave_nothing_behind() {
 
 #[test]
 fn malformed_snaps_are_refused_and_nothing_changes() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let d = fx.dir.path();
     // Not squashfs; truncated; a sparse 1 GiB file.
     fs::write(d.join("text.snap"), "name: hello\n").unwrap();
@@ -505,10 +360,7 @@ fn malformed_snaps_are_refused_and_nothing_changes() {
         let installed = files();
         for (name, says) in cases {
             let path = fx.path(name);
-            expect_error(
-                &fx.snapcell(&["install", "--dangerous", path.to_str().unwrap()]),
-                says,
-            );
+            expect_error(&fx.snapcell(&["install", "--dangerous", &path]), says);
             assert_eq!(files(), installed, "{name} changed files");
             assert!(!Path::new("/var/lib/snapd/standalone/state.json").exists());
             let loops: Vec<String> = attached_loops()
@@ -523,13 +375,12 @@ fn malformed_snaps_are_refused_and_nothing_changes() {
 
 #[test]
 fn try_mounts_a_directory_in_place_and_shell_opens_the_sandbox() {
-    let fx = Fixture::new();
+    let fx = fixture();
     let dir = fx.dir.path().join("hello-src");
     app_tree("3.0").write_to(&dir).unwrap();
     let before = MachineSnapshot::take();
     run_in_world(|_w| {
-        let base = fx.path("base");
-        fx.ok(&["install", "--dangerous", base.to_str().unwrap()]);
+        fx.install("base");
         // A failing install hook: nothing of the snap stays.
         let bad = fx.dir.path().join("bad-src");
         app_tree("bad").write_to(&bad).unwrap();
@@ -568,12 +419,9 @@ fn try_mounts_a_directory_in_place_and_shell_opens_the_sandbox() {
             "{list}"
         );
 
-        let mut child = Command::new(&fx.snapcell)
-            .args(["run", "--shell", APP])
-            .env_clear()
-            .env("HOME", &fx.home)
+        let mut child = fx
+            .command(&fx.snapcell, &["run", "--shell", APP])
             .env("PATH", "/usr/bin:/bin")
-            .current_dir("/")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -585,7 +433,7 @@ fn try_mounts_a_directory_in_place_and_shell_opens_the_sandbox() {
             .unwrap()
             .write_all(b"echo in-shell $SNAP_INSTANCE_NAME; cat /usr/share/sc-hello/greeting\n")
             .unwrap();
-        let out = expect_ok(&child.wait_with_output().unwrap(), &["run", "--shell"]);
+        let out = expect_ok(&child.wait_with_output().unwrap(), "run --shell");
         assert_eq!(out, format!("in-shell {APP}\nhello from version 3.0\n"));
 
         fx.ok(&["remove", APP]);
@@ -602,10 +450,7 @@ fn try_mounts_a_directory_in_place_and_shell_opens_the_sandbox() {
 #[test]
 fn every_new_command_has_help_with_an_example() {
     for cmd in ["install", "try", "run", "list", "info", "remove", "revert"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_snapcell"))
-            .args([cmd, "--help"])
-            .output()
-            .unwrap();
+        let out = built_snapcell(&[cmd, "--help"]);
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{cmd}: {text}");
         assert!(
@@ -617,9 +462,6 @@ fn every_new_command_has_help_with_an_example() {
             "{text}"
         );
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_snapcell"))
-        .args(["install"])
-        .output()
-        .unwrap();
+    let out = built_snapcell(&["install"]);
     assert!(!out.status.success());
 }
