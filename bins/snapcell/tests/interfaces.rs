@@ -339,6 +339,120 @@ fn content_appears_in_a_running_app_at_connect_and_goes_at_disconnect() {
     before.assert_unchanged();
 }
 
+/// A hook that records its name in the snap's `$SNAP_COMMON/hooks`, and
+/// fails where `$SNAP_COMMON/fail-HOOK` exists.
+const RECORDING_HOOK: &str = "#!/bin/sh\nh=${0##*/}\necho $h >> $SNAP_COMMON/hooks\nif [ -e $SNAP_COMMON/fail-$h ]; then exit 1; fi\n";
+
+/// A content consumer waiting for its default provider, and the provider,
+/// both with interface hooks.
+fn waiting_pair() -> (Tree, Tree) {
+    let mut consumer = Tree::new().file(
+        "meta/snap.yaml",
+        format!(
+            "name: ifc-waiter\nversion: '1'\nbase: {BASE}\n\
+             plugs:\n  things:\n    interface: content\n    target: $SNAP/content\n    \
+             default-provider: ifc-giver\n"
+        ),
+        0o644,
+    );
+    consumer = consumer.dir("content", 0o755);
+    for hook in [
+        "prepare-plug-things",
+        "connect-plug-things",
+        "disconnect-plug-things",
+    ] {
+        consumer = consumer.file(format!("meta/hooks/{hook}"), RECORDING_HOOK, 0o755);
+    }
+    let mut provider = producer_tree("1").file(
+        "meta/snap.yaml",
+        format!(
+            "name: ifc-giver\nversion: '1'\nbase: {BASE}\n\
+             slots:\n  things:\n    interface: content\n    read: [$SNAP/shared]\n"
+        ),
+        0o644,
+    );
+    for hook in [
+        "prepare-slot-things",
+        "connect-slot-things",
+        "disconnect-slot-things",
+    ] {
+        provider = provider.file(format!("meta/hooks/{hook}"), RECORDING_HOOK, 0o755);
+    }
+    (consumer, provider)
+}
+
+/// A provider installed after its consumer connects the plug waiting for
+/// it (and the consumer's profile follows); `disconnect` and `connect` run
+/// the interface hooks on both sides, and a failing hook undoes the
+/// connection.
+#[test]
+fn a_later_provider_connects_the_waiting_plug_and_connect_runs_the_interface_hooks() {
+    let fx = fixture();
+    let (consumer, provider) = waiting_pair();
+    fx.image("waiter", &consumer);
+    fx.image("giver", &provider);
+    let before = MachineSnapshot::take();
+    run_in_world(|_w| {
+        fx.install("base");
+        fx.install("waiter");
+        let fstab = "/var/lib/snapd/mount/snap.ifc-waiter.fstab";
+        let entry = "/snap/ifc-giver/x1/shared /snap/ifc-waiter/x1/content none bind,ro 0 0";
+        assert!(!fs::read_to_string(fstab).unwrap().contains(entry));
+        fx.install("giver");
+        assert_eq!(
+            fx.ok(&["connections", "ifc-waiter"]),
+            "Interface  Plug               Slot              Notes\n\
+             content    ifc-waiter:things  ifc-giver:things  -\n"
+        );
+        assert!(fs::read_to_string(fstab).unwrap().contains(entry));
+        let hooks = |snap: &str| {
+            fs::read_to_string(format!("/var/snap/{snap}/common/hooks")).unwrap_or_default()
+        };
+        fx.ok(&["disconnect", "ifc-waiter:things"]);
+        assert!(!fs::read_to_string(fstab).unwrap().contains(entry));
+        assert_eq!(hooks("ifc-giver"), "disconnect-slot-things\n");
+        assert_eq!(hooks("ifc-waiter"), "disconnect-plug-things\n");
+        fx.ok(&["connect", "ifc-waiter:things"]);
+        assert!(fs::read_to_string(fstab).unwrap().contains(entry));
+        assert_eq!(
+            hooks("ifc-giver"),
+            "disconnect-slot-things\nprepare-slot-things\nconnect-slot-things\n"
+        );
+        assert_eq!(
+            hooks("ifc-waiter"),
+            "disconnect-plug-things\nprepare-plug-things\nconnect-plug-things\n"
+        );
+        // A failing disconnect hook keeps the connection; a failing
+        // connect hook undoes it.
+        fs::write(
+            "/var/snap/ifc-waiter/common/fail-disconnect-plug-things",
+            "",
+        )
+        .unwrap();
+        expect_error(
+            &fx.snapcell(&["disconnect", "ifc-waiter:things"]),
+            "disconnect-plug-things",
+        );
+        assert!(fs::read_to_string(fstab).unwrap().contains(entry));
+        fs::remove_file("/var/snap/ifc-waiter/common/fail-disconnect-plug-things").unwrap();
+        fx.ok(&["disconnect", "ifc-waiter:things"]);
+        fs::write("/var/snap/ifc-waiter/common/fail-connect-plug-things", "").unwrap();
+        expect_error(
+            &fx.snapcell(&["connect", "ifc-waiter:things"]),
+            "connect-plug-things",
+        );
+        assert!(!fs::read_to_string(fstab).unwrap().contains(entry));
+        assert_eq!(
+            fx.ok(&["connections", "ifc-waiter"]),
+            "Interface  Plug               Slot  Notes\ncontent    ifc-waiter:things  -     -\n"
+        );
+        for snap in ["ifc-waiter", "ifc-giver", BASE] {
+            fx.ok(&["remove", snap]);
+        }
+    });
+    before.assert_unchanged();
+}
+
 /// Runs its arguments with a seccomp filter that answers ENOSYS to
 /// landlock_create_ruleset (x86_64): Landlock unavailable for real.
 const NO_LANDLOCK_C: &str = r#"
