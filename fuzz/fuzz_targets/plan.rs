@@ -23,7 +23,8 @@ use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use snapcell_core::entry::MountEntry;
 use snapcell_core::paths;
-use snapcell_core::plan::{Action, MemFs, needed_changes};
+use snapcell_core::plan::{Action, MemFs, needed_changes, unchanged_update};
+use snapcell_core::profile::Profile;
 
 const DIRS: &[&str] = &[
     "/",
@@ -143,6 +144,31 @@ fn check(u: &mut Unstructured) -> Result<()> {
     let fs = MemFs::new(d, f, s);
 
     let plan = needed_changes(&current, &desired, &fs);
+
+    // snap-update-ns's no-op path reads the two profiles' text in place:
+    // where it answers, every current entry is kept, nothing is mounted,
+    // and it saves what the planner's keeps save.
+    let (ct, dt) = (
+        Profile::from(current.clone()).to_string(),
+        Profile::from(desired.clone()).to_string(),
+    );
+    if let Some(u) = unchanged_update(&ct, &dt) {
+        let c = Profile::parse(&ct)
+            .expect("a profile we wrote parses")
+            .entries;
+        let d = Profile::parse(&dt)
+            .expect("a profile we wrote parses")
+            .entries;
+        let got = needed_changes(&c, &d, &fs);
+        assert!(
+            got.iter().all(|ch| ch.action == Action::Keep),
+            "{ct}\n--\n{dt}\n{got:?}"
+        );
+        assert_eq!(got.len(), c.len());
+        assert_eq!(u.kept, c.len());
+        let saved = Profile::from(got.into_iter().map(|ch| ch.entry).collect::<Vec<_>>());
+        assert_eq!(u.text, saved.to_string());
+    }
 
     // Every current entry is kept or undone once, in reverse log order,
     // before any mount.
