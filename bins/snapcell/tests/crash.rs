@@ -37,9 +37,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
-use common::{BASE_DIRS, Fixture, HELPERS, base_snap_yaml, busybox_base};
+use common::{Fixture, HELPERS, base_snap_yaml, busybox_base};
 use snapcell_sys::loopdev::backing_file_of;
 use snapcell_test_support::snapshot::attached_loops;
+use snapcell_test_support::tree::TEST_BASE_DIRS as BASE_DIRS;
 use snapcell_test_support::{MachineSnapshot, Tree, run_in_world};
 
 /// The app's name: `sc-crash-` and the test's own word, so that tests

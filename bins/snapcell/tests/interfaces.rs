@@ -17,9 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{
-    BASE_DIRS, Fixture, HELPERS, base_snap_yaml, built_snapcell, busybox_base, expect_error,
-};
+use common::{Fixture, HELPERS, base_snap_yaml, built_snapcell, busybox_base, expect_error};
+use snapcell_test_support::tree::TEST_BASE_DIRS as BASE_DIRS;
 use snapcell_test_support::{MachineSnapshot, Tree, build_static_c, run_in_world};
 
 const BASE: &str = "ifc-base";

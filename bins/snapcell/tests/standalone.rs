@@ -16,10 +16,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use common::{
-    BASE_DIRS, Fixture, base_snap_yaml, built_snapcell, busybox_base, expect_error, expect_ok,
-};
+use common::{Fixture, base_snap_yaml, built_snapcell, busybox_base, expect_error, expect_ok};
 use snapcell_test_support::snapshot::attached_loops;
+use snapcell_test_support::tree::TEST_BASE_DIRS as BASE_DIRS;
 use snapcell_test_support::{MachineSnapshot, Tree, run_in_world};
 
 const APP: &str = "sc-hello";

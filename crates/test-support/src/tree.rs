@@ -122,3 +122,29 @@ fn make_parent(path: &Path) -> io::Result<()> {
         None => Ok(()),
     }
 }
+
+/// The directories of a base snap (as snapd's bases have them) that every
+/// test base here has: what snap-confine needs to build a namespace. A test
+/// adds the mount points its own layouts need. (The bases snapcell builds
+/// have more: `snapcell_standalone::base::BASE_DIRS`.)
+pub const TEST_BASE_DIRS: &[&str] = &[
+    "bin",
+    "dev",
+    "etc",
+    "home",
+    "root",
+    "proc",
+    "sys",
+    "tmp",
+    "var/snap",
+    "var/lib/snapd/hostfs",
+    "var/tmp",
+    "var/log",
+    "run",
+    "lib/modules",
+    "usr/src",
+    "usr/lib/snapd",
+    "media",
+    "snap",
+    "mnt",
+];

@@ -18,29 +18,14 @@ use snapcell_test_support::{
 pub const SNAP: &str = "hello";
 pub const TAG: &str = "snap.hello.hello";
 
-/// Directories of the base snap (as snapd's bases have them).
-pub const BASE_DIRS: &[&str] = &[
-    "bin",
-    "dev",
-    "etc",
-    "home",
-    "root",
-    "proc",
-    "sys",
-    "tmp",
-    "var/snap",
-    "var/lib/snapd/hostfs",
-    "var/tmp",
-    "var/log",
-    "run",
-    "lib/modules",
-    "usr/src",
-    "usr/lib/snapd",
-    "media",
-    "snap",
-    "mnt",
-    "etc/alternatives",
-];
+/// Directories of the base snap (as snapd's bases have them): every test
+/// base's, and `/etc/alternatives`, which snap-confine binds from the base.
+fn base_dirs() -> impl Iterator<Item = &'static str> {
+    snapcell_test_support::tree::TEST_BASE_DIRS
+        .iter()
+        .copied()
+        .chain(["etc/alternatives"])
+}
 
 /// Busybox applets linked into the base's /bin.
 const APPLETS: &[&str] = &[
@@ -53,8 +38,8 @@ const APPLETS: &[&str] = &[
 pub fn base_tree(skip: &[&str]) -> Tree {
     let busybox = fs::read("/bin/busybox").expect("busybox-static must be installed");
     let mut tree = Tree::new();
-    for dir in BASE_DIRS {
-        if !skip.contains(dir) {
+    for dir in base_dirs() {
+        if !skip.contains(&dir) {
             tree = tree.dir(dir, 0o755);
         }
     }

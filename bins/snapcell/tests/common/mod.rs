@@ -25,30 +25,6 @@ pub const HELPERS: &[&str] = &[
     "snap-discard-ns",
 ];
 
-/// Directories of a base snap (as snapd's bases have them) that every base
-/// of these tests has; a test adds the mount points its layouts need.
-pub const BASE_DIRS: &[&str] = &[
-    "bin",
-    "dev",
-    "etc",
-    "home",
-    "root",
-    "proc",
-    "sys",
-    "tmp",
-    "var/snap",
-    "var/lib/snapd/hostfs",
-    "var/tmp",
-    "var/log",
-    "run",
-    "lib/modules",
-    "usr/src",
-    "usr/lib/snapd",
-    "media",
-    "snap",
-    "mnt",
-];
-
 /// Where cargo put the workspace's binaries.
 pub fn helper_dir() -> PathBuf {
     Path::new(env!("CARGO_BIN_EXE_snapcell"))
