@@ -16,11 +16,11 @@ mod common;
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use common::*;
-use snapcell_test_support::cgroup::{CgroupGuard, show_cgroup_v1, unique_snap_name};
+use snapcell_test_support::cgroup::{CgroupGuard, show_cgroup_v1, unique_snap_name, v1_freezer};
 use snapcell_test_support::{MachineSnapshot, World, run_in_world};
 
 fn command(fx: &Fixture, name: &str, script: &str) -> Command {
@@ -42,32 +42,43 @@ fn launch(fx: &Fixture, name: &str, script: &str) -> (String, String) {
     (stdout, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
-#[test]
-fn a_stale_namespace_is_kept_while_the_snap_runs() {
+/// Run `body` in a world on the host's v1 layout where the base `core` and
+/// the app snap, as a snap of a unique name, are installed; then check the
+/// snap's freezer group is gone and nothing is left on the machine.
+fn tracked_snap(mut body: impl FnMut(&Fixture, &str, &Path, &mut World)) {
     let before = MachineSnapshot::take();
     let fx = Fixture::new();
     let name = unique_snap_name();
-    let freezer = PathBuf::from(format!("/sys/fs/cgroup/freezer/snap.{name}"));
     let mut guard = CgroupGuard::new();
-    guard.dir(&freezer);
+    let freezer = v1_freezer(&name, &mut guard);
     run_in_world(|world: &mut World| {
         show_cgroup_v1();
         world.mount_snap("core", "x1", &fx.base_image).unwrap();
         world.mount_snap(&name, "x1", &fx.app_image).unwrap();
         write_unrestricted_seccomp(&format!("snap.{name}.hello"));
+        body(&fx, &name, &freezer, world);
+    });
+    drop(guard);
+    assert!(!freezer.exists(), "{} is left", freezer.display());
+    before.assert_unchanged();
+}
+
+#[test]
+fn a_stale_namespace_is_kept_while_the_snap_runs() {
+    tracked_snap(|fx, name, freezer, world| {
         let script = "readlink /proc/self/ns/mnt; cat /proc/self/cgroup";
 
-        let (out, err) = launch(&fx, &name, script);
+        let (out, err) = launch(fx, name, script);
         assert!(err.contains("constructing a new mount namespace"), "{err}");
         assert!(
             out.contains(&format!(":freezer:/snap.{name}\n")),
             "not tracked:\n{out}"
         );
         let first = out.lines().next().unwrap().to_owned();
-        let first_id = preserved_ns_id(&name);
+        let first_id = preserved_ns_id(name);
 
         // An app of the snap keeps running.
-        let mut running = command(&fx, &name, "echo started; exec sleep 60")
+        let mut running = command(fx, name, "echo started; exec sleep 60")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -86,22 +97,19 @@ fn a_stale_namespace_is_kept_while_the_snap_runs() {
         // The base is refreshed: the namespace should be discarded, but is
         // in use: kept.
         world.mount_snap("core", "x2", &fx.base_image).unwrap();
-        let (out, err) = launch(&fx, &name, script);
+        let (out, err) = launch(fx, name, script);
         assert!(err.contains("the snap is in use"), "{err}");
         assert_eq!(out.lines().next().unwrap(), first, "not kept");
-        assert_eq!(preserved_ns_id(&name), first_id);
+        assert_eq!(preserved_ns_id(name), first_id);
 
         // Once it has exited: rebuilt.
         running.kill().unwrap();
         running.wait().unwrap();
-        let (out, err) = launch(&fx, &name, script);
+        let (out, err) = launch(fx, name, script);
         assert!(err.contains("is no longer mounted in it"), "{err}");
-        assert_eq!(out.lines().next().unwrap(), preserved_ns_link(&name));
-        assert_ne!(preserved_ns_id(&name), first_id, "not rebuilt");
+        assert_eq!(out.lines().next().unwrap(), preserved_ns_link(name));
+        assert_ne!(preserved_ns_id(name), first_id, "not rebuilt");
     });
-    drop(guard);
-    assert!(!freezer.exists(), "{} is left", freezer.display());
-    before.assert_unchanged();
 }
 
 /// A launch while snap-update-ns updates the snap waits for the update:
@@ -116,18 +124,8 @@ fn a_launch_during_an_update_waits_for_the_update_and_its_freeze() {
     use snapcell_sys::snaplock::lock_snap;
     use std::time::{Duration, Instant};
 
-    let before = MachineSnapshot::take();
-    let fx = Fixture::new();
-    let name = unique_snap_name();
-    let freezer = PathBuf::from(format!("/sys/fs/cgroup/freezer/snap.{name}"));
-    let mut guard = CgroupGuard::new();
-    guard.dir(&freezer);
-    run_in_world(|world: &mut World| {
-        show_cgroup_v1();
-        world.mount_snap("core", "x1", &fx.base_image).unwrap();
-        world.mount_snap(&name, "x1", &fx.app_image).unwrap();
-        write_unrestricted_seccomp(&format!("snap.{name}.hello"));
-        launch(&fx, &name, "true");
+    tracked_snap(|fx, name, freezer, _world| {
+        launch(fx, name, "true");
         let state = || {
             fs::read_to_string(freezer.join("freezer.state"))
                 .unwrap()
@@ -136,10 +134,10 @@ fn a_launch_during_an_update_waits_for_the_update_and_its_freeze() {
         };
 
         // The update: the lock, then the freeze.
-        let lock = lock_snap(&name).unwrap();
-        let frozen = freeze_snap_processes(&name).unwrap();
+        let lock = lock_snap(name).unwrap();
+        let frozen = freeze_snap_processes(name).unwrap();
         assert_eq!(state(), "FROZEN");
-        let mut waiting = command(&fx, &name, "echo launched; cat /proc/self/cgroup")
+        let mut waiting = command(fx, name, "echo launched; cat /proc/self/cgroup")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -172,9 +170,6 @@ fn a_launch_during_an_update_waits_for_the_update_and_its_freeze() {
         assert_eq!(state(), "THAWED");
         assert!(waited_after < Duration::from_secs(10), "{waited_after:?}");
     });
-    drop(guard);
-    assert!(!freezer.exists(), "{} is left", freezer.display());
-    before.assert_unchanged();
 }
 
 #[test]
