@@ -24,28 +24,11 @@ fn faulty_binary() -> PathBuf {
     if cfg!(feature = "fault-injection") {
         return PathBuf::from(env!("CARGO_BIN_EXE_snap-update-ns"));
     }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let workspace = manifest.ancestors().nth(2).expect("workspace root");
-    let target = workspace.join("target").join("fault-injection");
-    let status = Command::new(env!("CARGO"))
-        .current_dir(workspace)
-        .args([
-            "build",
-            "-q",
-            "-p",
-            "snap-update-ns",
-            "--features",
-            "fault-injection",
-            "--target-dir",
-        ])
-        .arg(&target)
-        .status()
-        .expect("run cargo");
-    assert!(
-        status.success(),
-        "cannot build snap-update-ns with the fault-injection feature"
-    );
-    target.join("debug").join("snap-update-ns")
+    snapcell_test_support::feature_build::build_with_fault_injection(
+        env!("CARGO_MANIFEST_DIR"),
+        env!("CARGO"),
+        "snap-update-ns",
+    )
 }
 
 fn run(bin: &Path, fault_at: Option<u64>) -> Output {

@@ -34,7 +34,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Instant;
 
 use common::{Fixture, HELPERS, base_snap_yaml, busybox_base};
@@ -60,29 +60,11 @@ fn faulty_snapcell() -> PathBuf {
     if cfg!(feature = "fault-injection") {
         return PathBuf::from(env!("CARGO_BIN_EXE_snapcell"));
     }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let workspace = manifest.ancestors().nth(2).expect("workspace root");
-    let target = workspace.join("target").join("fault-injection");
-    let status = Command::new(env!("CARGO"))
-        .current_dir(workspace)
-        .args([
-            "build",
-            "-q",
-            "--locked",
-            "-p",
-            "snapcell",
-            "--features",
-            "fault-injection",
-            "--target-dir",
-        ])
-        .arg(&target)
-        .status()
-        .expect("run cargo");
-    assert!(
-        status.success(),
-        "cannot build snapcell with the fault-injection feature"
-    );
-    target.join("debug").join("snapcell")
+    snapcell_test_support::feature_build::build_with_fault_injection(
+        env!("CARGO_MANIFEST_DIR"),
+        env!("CARGO"),
+        "snapcell",
+    )
 }
 
 /// A base: busybox, snapd's mount points (and the layout's), and the C

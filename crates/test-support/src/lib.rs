@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cgroup;
+pub mod feature_build;
 pub mod preserve;
 #[cfg(target_arch = "x86_64")]
 pub mod seccomp_probe;
