@@ -14,7 +14,9 @@
 //! *before* count; devices that went away are ignored. Of those, a device is
 //! left out when it provably belongs to someone else:
 //! * its backing file is on an anonymous-device file system (a tmpfs) that
-//!   is not one of the worlds this thread ran — another test's world;
+//!   is not one of the worlds this thread ran, or that a live process still
+//!   has mounted (this thread's worlds have ended; the kernel reuses a freed
+//!   anonymous device number) — another test's world;
 //! * its backing file is in a [`crate::scratch_dir`] this thread did not
 //!   make — another test's scratch directory.
 //!
@@ -234,14 +236,44 @@ fn not_ours(device: &str, backing: &str) -> bool {
         Ok(Some(file)) => {
             let (major, minor) = file.device_numbers();
             // Major 0: an anonymous device (tmpfs and friends), made by
-            // whoever mounted it; ours only if one of our worlds did.
+            // whoever mounted it; ours only if one of our worlds did. The
+            // kernel hands a freed anonymous device number out again, so a
+            // number one of our (ended) worlds had may by now be another
+            // test's live world: a file system some live process still has
+            // mounted is not one of our ended worlds'.
             major == 0
-                && !CLAIMS.with(|claims| claims.borrow().filesystems.contains(&(major, minor)))
+                && (!CLAIMS.with(|claims| claims.borrow().filesystems.contains(&(major, minor)))
+                    || mounted_by_a_live_process(major, minor))
         }
         // Detached in the meantime: not a leak.
         Ok(None) => true,
         Err(_) => false,
     }
+}
+
+/// Whether a process other than this one (this test's worlds have ended
+/// when it checks) has a mount of the file system with device number
+/// `major:minor`, as field 3 of `/proc/PID/mountinfo` shows it.
+fn mounted_by_a_live_process(major: u32, minor: u32) -> bool {
+    let me = std::process::id().to_string();
+    let wanted = format!("{major}:{minor}");
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return false;
+    };
+    procs
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|pid| {
+            pid.to_str()
+                .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()) && p != me)
+        })
+        .any(|pid| {
+            fs::read_to_string(Path::new("/proc").join(pid).join("mountinfo")).is_ok_and(|table| {
+                table
+                    .lines()
+                    .any(|line| line.split(' ').nth(2) == Some(wanted.as_str()))
+            })
+        })
 }
 
 fn count(mounts: &[MountRecord]) -> BTreeMap<&MountRecord, usize> {
@@ -271,4 +303,44 @@ pub fn attached_loops() -> BTreeMap<String, String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    /// A world's tmpfs is some live process's mount while the world runs,
+    /// and no one's once it has ended (when its number may be reused).
+    #[test]
+    fn a_live_worlds_file_system_is_mounted_by_a_live_process() {
+        let scratch = crate::scratch_dir().unwrap();
+        let (dev_file, go) = (scratch.path().join("dev"), scratch.path().join("go"));
+        let other = {
+            let (dev_file, go) = (dev_file.clone(), go.clone());
+            std::thread::spawn(move || {
+                crate::run_in_world(|_world| {
+                    let dev = fs::metadata("/var/lib/snapd").unwrap().dev();
+                    let (major, minor) = (rustix::fs::major(dev), rustix::fs::minor(dev));
+                    fs::write(&dev_file, format!("{major} {minor}")).unwrap();
+                    let deadline = Instant::now() + Duration::from_secs(60);
+                    while !go.exists() && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                });
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !dev_file.exists() && Instant::now() < deadline && !other.is_finished() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let text = fs::read_to_string(&dev_file).expect("the world did not start");
+        let (major, minor) = text.split_once(' ').unwrap();
+        let (major, minor): (u32, u32) = (major.parse().unwrap(), minor.parse().unwrap());
+        assert_eq!(major, 0, "a tmpfs has an anonymous device number");
+        assert!(mounted_by_a_live_process(major, minor));
+        fs::write(&go, "").unwrap();
+        other.join().unwrap();
+        assert!(!mounted_by_a_live_process(major, minor));
+    }
 }
